@@ -1,0 +1,5 @@
+"""keras_bigbird: BigBird block-sparse attention for Keras 3."""
+
+from keras_bigbird import layers
+from keras_bigbird import ops
+from keras_bigbird.version import __version__

@@ -1,0 +1,46 @@
+"""Argument checks that raise `ValueError` naming the argument and value."""
+
+import numbers
+
+
+def _fail(name, expected, value):
+    raise ValueError(
+        f"Received an invalid value for argument `{name}`, expected "
+        f"{expected}. Received: {name}={value!r}"
+    )
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def positive_int(name, value):
+    if not _is_int(value) or value < 1:
+        _fail(name, "a positive integer", value)
+
+
+def non_negative_int(name, value):
+    if not _is_int(value) or value < 0:
+        _fail(name, "a non-negative integer", value)
+
+
+def int_in_range(name, value, low, high):
+    if not _is_int(value) or not low <= value <= high:
+        _fail(name, f"an integer in [{low}, {high}]", value)
+
+
+def rate(name, value):
+    if not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        _fail(name, "a float in [0, 1)", value)
+
+
+def shape_tuple(name, value):
+    """Returns `value` (an int or a sequence of ints) as a tuple."""
+    dims = (value,) if _is_int(value) else value
+    try:
+        dims = tuple(dims)
+    except TypeError:
+        _fail(name, "a positive integer or a tuple of them", value)
+    if not dims or not all(_is_int(d) and d > 0 for d in dims):
+        _fail(name, "a positive integer or a tuple of them", value)
+    return tuple(int(d) for d in dims)
