@@ -354,6 +354,12 @@ class BigBirdAttention(keras.layers.Layer):
         mask = ops.logical_and(graph[None], key_mask[:, None, None, :])
         return block_sparse.dense_attention(q, k, v, mask, dropout)
 
+    def _key_block_table(self, num_blocks):
+        """Key blocks of every middle query block: `(blocks, valid)`."""
+        return random_pattern.key_block_table(
+            num_blocks, self.num_heads, self.num_random_blocks, self.seed
+        )
+
     def _sparse_path(self, q, k, v, key_mask, dropout, return_probs):
         block = self.block_size
         length = ops.shape(q)[2]
@@ -364,9 +370,7 @@ class BigBirdAttention(keras.layers.Layer):
         pad_widths = ((0, 0), (0, 0), (0, pad), (0, 0))
         q, k, v = (ops.pad(x, pad_widths) for x in (q, k, v))
         key_mask = ops.pad(key_mask, ((0, 0), (0, pad)))
-        key_blocks, valid = random_pattern.key_block_table(
-            num_blocks, self.num_heads, self.num_random_blocks, self.seed
-        )
+        key_blocks, valid = self._key_block_table(num_blocks)
         output, global_probs, middle_probs = block_sparse.block_sparse_attention(
             q, k, v, key_mask, key_blocks, valid, block, dropout
         )
