@@ -365,7 +365,12 @@ class BigBirdAttention(keras.layers.Layer):
         length = ops.shape(q)[2]
         # At least 3 blocks: with fewer the graph is dense, and a padding
         # block as the last global block reproduces exactly that.
-        num_blocks = ops.maximum((length + block - 1) // block, 3)
+        if isinstance(length, int):
+            # Python arithmetic: under `jax.jit` `ops.maximum` of ints gives a
+            # tracer, and `ops.pad` and `arange` need concrete sizes.
+            num_blocks = max(-(-length // block), 3)
+        else:
+            num_blocks = ops.maximum((length + block - 1) // block, 3)
         pad = num_blocks * block - length
         pad_widths = ((0, 0), (0, 0), (0, pad), (0, 0))
         q, k, v = (ops.pad(x, pad_widths) for x in (q, k, v))
