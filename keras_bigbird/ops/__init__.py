@@ -2,7 +2,7 @@
 
 from keras_bigbird.ops.block_sparse import block_sparse_attention
 from keras_bigbird.ops.block_sparse import dense_attention
-from keras_bigbird.ops.block_sparse import masked_softmax
+from keras_bigbird.ops.block_sparse import attend
 from keras_bigbird.ops.random_pattern import attention_graph
 from keras_bigbird.ops.random_pattern import block_graph
 from keras_bigbird.ops.random_pattern import key_block_table

@@ -9,26 +9,35 @@ grow linearly with the length.
 
 from keras import ops
 
-# Scores of masked keys. Softmax runs in float32 (also under mixed precision),
-# where this is safely finite; masked probabilities are then zeroed exactly.
+# Added to the scores of masked keys. Softmax runs in float32 (also under
+# mixed precision), where exp(-1e9) is exactly 0 and nothing overflows.
 _MASKED_SCORE = -1e9
-_TINY = 1e-30
 
 
-def masked_softmax(scores, mask):
-    """Softmax over the last axis where `mask` is True; exactly 0 elsewhere.
+def attend(scores, mask, value, dropout=None):
+    """Masked softmax of `scores` over the last axis, then `@ value`.
 
-    Computed in float32 and returned in the dtype of `scores`. A row whose
-    keys are all masked gets all-zero probabilities (not NaN).
+    Args:
+        scores: `[..., q_len, k_len]`.
+        mask: bool, broadcastable to `scores`, True where a key may be
+            attended. It should be small (broadcast over queries where it
+            can): the additive bias is built at its shape.
+        value: `[..., k_len, value_depth]`.
+        dropout: optional callable applied to the probabilities.
+
+    Returns:
+        `(output [..., q_len, value_depth], probabilities)`. Masked keys get
+        exactly zero probability; a query row with no attendable key gets
+        zero output and zero probabilities, never NaN.
     """
-    mask = ops.cast(mask, "float32")
-    logits = ops.cast(scores, "float32") + (1.0 - mask) * _MASKED_SCORE
-    # Multiplying by the mask zeroes masked keys also in all-masked rows,
-    # whose logits are all equal.
-    exp = ops.exp(logits - ops.max(logits, axis=-1, keepdims=True)) * mask
-    total = ops.sum(exp, axis=-1, keepdims=True)
-    probs = exp / ops.maximum(total, _TINY)
-    return ops.cast(probs, scores.dtype)
+    bias = (1.0 - ops.cast(mask, "float32")) * _MASKED_SCORE
+    # One fused softmax kernel; a fully masked row comes out uniform here and
+    # is zeroed below on the (much smaller) output instead of on the scores.
+    probs = ops.cast(ops.softmax(ops.cast(scores, "float32") + bias), scores.dtype)
+    dropped = dropout(probs) if dropout is not None else probs
+    output = ops.matmul(dropped, value)
+    has_key = ops.cast(ops.any(mask, axis=-1, keepdims=True), output.dtype)
+    return output * has_key, probs * has_key
 
 
 def dense_attention(query, key, value, mask, dropout=None):
@@ -44,10 +53,8 @@ def dense_attention(query, key, value, mask, dropout=None):
     Returns:
         `(output [batch, heads, q_len, value_depth], probabilities)`.
     """
-    scores = ops.einsum("bhqd,bhkd->bhqk", query, key)
-    probs = masked_softmax(scores, mask)
-    dropped = dropout(probs) if dropout is not None else probs
-    return ops.einsum("bhqk,bhkd->bhqd", dropped, value), probs
+    scores = ops.matmul(query, ops.swapaxes(key, -1, -2))
+    return attend(scores, mask, value, dropout)
 
 
 def block_sparse_attention(
@@ -112,10 +119,8 @@ def block_sparse_attention(
     )
     block_mask = ops.logical_and(block_mask, key_blocks_valid[None, ..., None])
     block_mask = ops.reshape(block_mask, (batch, heads, -1, 1, slots * block_size))
-    scores = ops.einsum("bhnqd,bhnkd->bhnqk", middle_query, middle_key)
-    middle_probs = masked_softmax(scores, block_mask)
-    dropped = dropout(middle_probs) if dropout is not None else middle_probs
-    middle_out = ops.einsum("bhnqk,bhnkd->bhnqd", dropped, middle_value)
+    scores = ops.matmul(middle_query, ops.swapaxes(middle_key, -1, -2))
+    middle_out, middle_probs = attend(scores, block_mask, middle_value, dropout)
     middle_out = ops.reshape(middle_out, (batch, heads, -1, value_depth))
 
     output = ops.concatenate(

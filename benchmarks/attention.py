@@ -1,0 +1,278 @@
+"""Speed and memory of BigBirdAttention against keras MultiHeadAttention.
+
+Every configuration and pass (forward, forward+backward) runs in a fresh
+subprocess, so its peak memory (resident-set high-water mark above the
+process's size just before the first full-length call) is its own; each
+subprocess also times a dense float32 matmul after its own runs, so that the
+achieved FLOP rate is compared with what the machine delivered at that
+moment. Prints a table, the ratios and the issue's targets, and writes JSON.
+
+    python benchmarks/attention.py                      # the full table
+    python benchmarks/attention.py --lengths 1024 4096 --modes graph
+
+FLOPs are counted for what the sparse graph needs: the four projections
+plus, per head, 2 * (key_dim + value_dim) for every (query, key) pair that
+`attention_graph` allows. Backward is counted as twice the forward.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+DEFAULTS = dict(heads=12, key_dim=64, dim=768, block_size=64, random_blocks=3)
+
+
+def matmul_rate(tf, size=2048, repeats=7):
+    """Median float32 dense matmul FLOP/s of this machine, now."""
+    a = tf.random.normal([size, size])
+    f = tf.function(lambda a: tf.matmul(a, a))
+    f(a).numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        f(a).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / sorted(times)[len(times) // 2]
+
+
+def graph_pairs(length, block_size, heads, random_blocks, seed):
+    """(query, key) pairs the BigBird graph allows, summed over heads."""
+    import numpy as np
+
+    from keras_bigbird.ops import random_pattern
+
+    num_blocks = -(-length // block_size)
+    graph = random_pattern.block_graph(
+        num_blocks, heads, random_blocks, seed, random_pattern.NUMPY
+    ).astype(np.int64)
+    sizes = np.full(num_blocks, block_size, np.int64)
+    sizes[-1] = length - block_size * (num_blocks - 1)
+    return int(np.einsum("i,hij,j->", sizes, graph, sizes))
+
+
+def forward_flops(impl, length, cfg):
+    heads, key_dim, dim = cfg["heads"], cfg["key_dim"], cfg["dim"]
+    projections = 4 * 2 * length * dim * heads * key_dim
+    if impl == "bigbird":
+        pairs = graph_pairs(
+            length, cfg["block_size"], heads, cfg["random_blocks"], seed=0
+        )
+    else:
+        pairs = heads * length * length
+    return projections + pairs * 2 * (key_dim + key_dim)
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def worker(args):
+    """One configuration, in its own process; prints one JSON line."""
+    import numpy as np
+    import tensorflow as tf
+    import keras
+
+    from keras_bigbird.layers import BigBirdAttention
+
+    cfg = DEFAULTS
+    if args.impl == "bigbird":
+        layer = BigBirdAttention(
+            cfg["heads"],
+            cfg["key_dim"],
+            block_size=cfg["block_size"],
+            num_random_blocks=cfg["random_blocks"],
+            seed=0,
+        )
+    else:
+        layer = keras.layers.MultiHeadAttention(cfg["heads"], cfg["key_dim"])
+    # Build on a short input: the first full-length allocation must happen
+    # inside the measured runs.
+    short = tf.zeros((1, 4 * cfg["block_size"], cfg["dim"]))
+    layer(short, short)
+    x = tf.constant(
+        np.random.default_rng(0).normal(size=(1, args.length, cfg["dim"])),
+        tf.float32,
+    )
+    jit = args.mode == "xla"
+
+    @tf.function(jit_compile=jit)
+    def forward(x):
+        return layer(x, x)
+
+    @tf.function(jit_compile=jit)
+    def forward_backward(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x, x))
+        return tape.gradient(loss, [x] + layer.trainable_weights)
+
+    def timed(fn, repeats):
+        for _ in range(2):
+            tf.nest.map_structure(lambda t: t.numpy(), fn(x))
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            tf.nest.map_structure(lambda t: t.numpy(), fn(x))
+            times.append(time.perf_counter() - start)
+        return sorted(times)[len(times) // 2]
+
+    fn = forward if args.pass_ == "forward" else forward_backward
+    baseline = rss_bytes()
+    seconds = timed(fn, args.repeats)
+    peak = peak_rss_bytes() - baseline
+    rate = matmul_rate(tf)
+    flops = forward_flops(args.impl, args.length, cfg)
+    if args.pass_ == "forward_backward":
+        flops *= 3
+    print(json.dumps(dict(seconds=seconds, flops=flops, rate=rate, peak=peak)))
+
+
+def run_config(impl, mode, length, repeats):
+    """Both passes of one configuration, each in a fresh process."""
+    result = dict(impl=impl, mode=mode, length=length)
+    for pass_ in ("forward", "forward_backward"):
+        measured = run_worker(impl, mode, length, repeats, pass_)
+        if "error" in measured:
+            return dict(result, error=measured["error"])
+        result.update(
+            {
+                f"{pass_}_s": measured["seconds"],
+                f"{pass_}_flops": measured["flops"],
+                f"{pass_}_matmul_flops_per_s": measured["rate"],
+                f"{pass_}_pct_of_matmul": 100 * measured["flops"]
+                / measured["seconds"] / measured["rate"],
+                f"{pass_}_peak_mb": measured["peak"] / 2**20,
+            }
+        )
+    return result
+
+
+def run_worker(impl, mode, length, repeats, pass_):
+    cmd = [
+        sys.executable, __file__, "--worker", "--impl", impl, "--mode", mode,
+        "--length", str(length), "--repeats", str(repeats), "--pass", pass_,
+    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr or "").strip().splitlines()[-3:]
+        return dict(error=f"exit {done.returncode}: {' '.join(tail)}")
+    return json.loads(lines[-1])
+
+
+def report(results, mha_max_length):
+    rows = {(r["impl"], r["mode"], r["length"]): r for r in results}
+    header = (
+        f"{'length':>6} {'impl':>7} {'mode':>5} {'fwd ms':>8} {'f+b ms':>8} "
+        f"{'fwd %mm':>8} {'f+b %mm':>8} {'fwd MB':>8} {'f+b MB':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        if "error" in r:
+            print(f"{r['length']:>6} {r['impl']:>7} {r['mode']:>5}  {r['error']}")
+            continue
+        print(
+            f"{r['length']:>6} {r['impl']:>7} {r['mode']:>5} "
+            f"{1e3 * r['forward_s']:8.1f} {1e3 * r['forward_backward_s']:8.1f} "
+            f"{r['forward_pct_of_matmul']:7.0f}% "
+            f"{r['forward_backward_pct_of_matmul']:7.0f}% "
+            f"{r['forward_peak_mb']:8.0f} {r['forward_backward_peak_mb']:8.0f}"
+        )
+    rates = [
+        r[f"{p}_matmul_flops_per_s"]
+        for r in results
+        if "error" not in r
+        for p in ("forward", "forward_backward")
+    ]
+    if rates:
+        rates.sort()
+        print(
+            f"\ndense float32 matmul (2048^2), median over runs: "
+            f"{rates[len(rates) // 2] / 1e9:.0f} GFLOP/s "
+            f"(min {rates[0] / 1e9:.0f}, max {rates[-1] / 1e9:.0f})"
+        )
+    print("\nBigBird speed-up over MultiHeadAttention (same mode, same run):")
+    lengths = sorted({r["length"] for r in results})
+    modes = sorted({r["mode"] for r in results})
+    for mode in modes:
+        for length in lengths:
+            b, m = rows.get(("bigbird", mode, length)), rows.get(("mha", mode, length))
+            if not b or "error" in b:
+                continue
+            if length > mha_max_length or not m or "error" in m:
+                print(f"  {mode:>5} {length:>6}: MHA not run "
+                      f"(dense scores alone need {dense_scores_gb(length):.1f} GB)")
+                continue
+            print(
+                f"  {mode:>5} {length:>6}: forward "
+                f"{m['forward_s'] / b['forward_s']:.2f}x, forward+backward "
+                f"{m['forward_backward_s'] / b['forward_backward_s']:.2f}x"
+            )
+    print("\nBigBird peak memory growth (fwd+bwd, 2x the length):")
+    for mode in modes:
+        for short in lengths:
+            a, b = rows.get(("bigbird", mode, short)), rows.get(("bigbird", mode, 2 * short))
+            if a and b and "error" not in a and "error" not in b:
+                print(
+                    f"  {mode:>5} {2 * short:>6} vs {short:>6}: "
+                    f"{b['forward_backward_peak_mb'] / a['forward_backward_peak_mb']:.2f}x"
+                )
+
+
+def dense_scores_gb(length):
+    return DEFAULTS["heads"] * length * length * 4 / 2**30
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lengths", type=int, nargs="+",
+                        default=[1024, 2048, 4096, 8192, 16384])
+    parser.add_argument("--modes", nargs="+", default=["graph", "xla"],
+                        choices=["graph", "xla"])
+    parser.add_argument("--impls", nargs="+", default=["bigbird", "mha"],
+                        choices=["bigbird", "mha"])
+    parser.add_argument("--mha-max-length", type=int, default=8192,
+                        help="longest MultiHeadAttention run (16384 needs "
+                             "more than 24 GB)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", default="benchmarks/results/attention.json")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--impl", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--pass", dest="pass_", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+    results = []
+    configs = [
+        (impl, mode, length)
+        for length in args.lengths
+        for mode in args.modes
+        for impl in args.impls
+        if not (impl == "mha" and length > args.mha_max_length)
+    ]
+    for i, (impl, mode, length) in enumerate(configs, 1):
+        print(f"[{i}/{len(configs)}] {impl} {mode} {length}", file=sys.stderr,
+              flush=True)
+        results.append(run_config(impl, mode, length, args.repeats))
+    report(results, args.mha_max_length)
+    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(dict(config=DEFAULTS, results=results), f, indent=1)
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
