@@ -1,0 +1,85 @@
+"""What the export needs to know about a model and its preprocessor."""
+
+from keras_bigbird.export.signatures import INPUT_NAMES
+from keras_bigbird.export.signatures import PADDING_MASK
+from keras_bigbird.export.signatures import TOKEN_IDS
+
+
+def model_attribute(model, name):
+    """The int `model.<name>`, else `model.backbone.<name>`, else None."""
+    for owner in (model, getattr(model, "backbone", None)):
+        value = getattr(owner, name, None) if owner is not None else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def model_input_names(model):
+    """The model's dict input names, in signature order.
+
+    The model must be called on a dict holding `token_ids` and
+    `padding_mask`, and optionally `segment_ids`.
+    """
+    try:
+        inputs = model.input
+    except (AttributeError, ValueError):
+        inputs = None
+    if not isinstance(inputs, dict):
+        raise ValueError(
+            "Serving export needs a model called on a dict of inputs named "
+            "`token_ids` and `padding_mask` (and optionally `segment_ids`), "
+            "such as a functional model built from `keras.Input`s of those "
+            f"names. Received a model whose inputs are: {inputs!r}"
+        )
+    unknown = sorted(set(inputs) - set(INPUT_NAMES))
+    missing = [name for name in (TOKEN_IDS, PADDING_MASK) if name not in inputs]
+    if unknown or missing:
+        raise ValueError(
+            "The model's inputs must be `token_ids`, `padding_mask` and "
+            f"optionally `segment_ids`. Missing: {missing}; not servable: "
+            f"{unknown}. Received input names: {sorted(inputs)}"
+        )
+    return tuple(name for name in INPUT_NAMES if name in inputs)
+
+
+def model_output_names(model):
+    """A functional model's output names, or None."""
+    names = getattr(model, "output_names", None)
+    return list(names) if names else None
+
+
+def preprocessor_steps(preprocessor):
+    """`preprocessor` as a list of callables (None stays None)."""
+    if preprocessor is None:
+        return None
+    if isinstance(preprocessor, (list, tuple)):
+        steps = list(preprocessor)
+    else:
+        steps = [preprocessor]
+    if not steps:
+        raise ValueError("`preprocessor` is an empty list.")
+    for step in steps:
+        if not callable(step):
+            raise ValueError(
+                "`preprocessor` must be a callable or a list of callables. "
+                f"Received: {step!r}"
+            )
+    return steps
+
+
+def run_preprocessor(steps, text):
+    """Applies the steps in order; a `(x, y, sample_weight)` gives `x`."""
+    for step in steps:
+        text = step(text)
+    if isinstance(text, (list, tuple)):
+        text = text[0]
+    return text
+
+
+def packed_length(steps):
+    """The sequence length the last step packs to, if it says."""
+    for name in ("sequence_length", "max_sequence_length"):
+        value = getattr(steps[-1], name, None)
+        if isinstance(value, int):
+            return value
+    return None

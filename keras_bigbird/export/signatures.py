@@ -1,0 +1,142 @@
+"""The serving functions: checked int32 inputs in, a dict of named outputs out.
+
+Everything here is plain TensorFlow run inside the `tf.function`s that
+`keras.export.ExportArchive` traces (no `jit_compile`, no Python ops), so the
+graph runs in any TensorFlow runtime: TF Serving, the C API, `tf.saved_model`.
+"""
+
+import tensorflow as tf
+
+TOKEN_IDS = "token_ids"
+PADDING_MASK = "padding_mask"
+SEGMENT_IDS = "segment_ids"
+INPUT_NAMES = (TOKEN_IDS, PADDING_MASK, SEGMENT_IDS)
+TEXT = "text"
+
+
+def token_input_signature(input_names):
+    """`[{name: int32 TensorSpec [batch, length]}]`, both dims dynamic."""
+    return [
+        {
+            name: tf.TensorSpec([None, None], tf.int32, name=name)
+            for name in input_names
+        }
+    ]
+
+
+def text_input_signature():
+    """`[string TensorSpec [batch]]`, one text per example."""
+    return [tf.TensorSpec([None], tf.string, name=TEXT)]
+
+
+def _check_range(tensor, name, size, what):
+    return [
+        tf.debugging.assert_non_negative(
+            tensor, message=f"{name} must not be negative"
+        ),
+        tf.debugging.assert_less(
+            tensor,
+            tf.constant(size, tf.int32),
+            message=f"{name} must be smaller than the {what} ({size})",
+        ),
+    ]
+
+
+def check_features(
+    features, max_sequence_length, vocabulary_size=None, num_segments=None
+):
+    """Returns `features` gated on in-graph checks with clear messages.
+
+    The checks run before the model: a length over `max_sequence_length`
+    (position embeddings, the trained pattern), an empty sequence, an input
+    whose shape differs from `token_ids`, or a token id outside
+    `[0, vocabulary_size)` or segment id outside `[0, num_segments)` (which
+    a GPU gather would silently map to zeros) fail with
+    `InvalidArgumentError` naming the input and the rule.
+    """
+    token_ids = features[TOKEN_IDS]
+    shape = tf.shape(token_ids, out_type=tf.int32)
+    length = shape[1]
+    checks = [
+        tf.debugging.assert_less_equal(
+            length,
+            tf.constant(max_sequence_length, tf.int32),
+            message=(
+                "token_ids is longer than the maximum sequence length "
+                f"({max_sequence_length}) of this model"
+            ),
+        ),
+        tf.debugging.assert_positive(
+            length, message="token_ids must have at least one position"
+        ),
+    ]
+    for name, tensor in features.items():
+        if name == TOKEN_IDS:
+            continue
+        checks.append(
+            tf.debugging.assert_equal(
+                tf.shape(tensor, out_type=tf.int32),
+                shape,
+                message=(
+                    f"{name} must have the same [batch, length] shape as "
+                    "token_ids"
+                ),
+            )
+        )
+    if vocabulary_size is not None:
+        checks += _check_range(
+            token_ids, TOKEN_IDS, vocabulary_size, "vocabulary size"
+        )
+    if num_segments is not None and SEGMENT_IDS in features:
+        checks += _check_range(
+            features[SEGMENT_IDS], SEGMENT_IDS, num_segments, "number of segments"
+        )
+    with tf.control_dependencies(checks):
+        return {name: tf.identity(tensor) for name, tensor in features.items()}
+
+
+def named_outputs(outputs, output_names=None, probabilities="softmax"):
+    """A dict of output tensors with stable names.
+
+    A dict passes through. A single tensor is a classifier's `logits`, with
+    `probabilities` (`"softmax"` or `"sigmoid"`) added unless `probabilities`
+    is None. A list or tuple takes `output_names` (the functional model's
+    output names).
+    """
+    if isinstance(outputs, dict):
+        return dict(outputs)
+    if isinstance(outputs, (list, tuple)):
+        if output_names is None or len(output_names) != len(outputs):
+            output_names = [f"output_{i}" for i in range(len(outputs))]
+        return dict(zip(output_names, outputs))
+    named = {"logits": outputs}
+    if probabilities == "softmax":
+        named["probabilities"] = tf.nn.softmax(outputs, axis=-1)
+    elif probabilities == "sigmoid":
+        named["probabilities"] = tf.math.sigmoid(outputs)
+    return named
+
+
+def packed_features(preprocessed, input_names):
+    """The int32 model inputs from a preprocessor's dict output."""
+    if not isinstance(preprocessed, dict):
+        raise ValueError(
+            "The preprocessor must return a dict of model inputs "
+            f"({', '.join(input_names)}). Received: {type(preprocessed)}"
+        )
+    missing = [name for name in input_names if name not in preprocessed]
+    if missing:
+        raise ValueError(
+            f"The preprocessor's output lacks {missing}, which the model "
+            f"takes. Received keys: {sorted(preprocessed)}"
+        )
+    features = {}
+    for name in input_names:
+        tensor = preprocessed[name]
+        if isinstance(tensor, tf.RaggedTensor):
+            raise ValueError(
+                f"The preprocessor returned a ragged `{name}`: it must pack "
+                "and pad to a dense [batch, length] tensor."
+            )
+        features[name] = tf.cast(tensor, tf.int32)
+    return features
