@@ -7,8 +7,11 @@ import numpy as np
 from keras import ops
 
 from keras_bigbird.ops import block_sparse
+from keras_bigbird.ops import original_pattern
 from keras_bigbird.ops import random_pattern
 from keras_bigbird.utils import checks
+
+_RANDOM_PATTERNS = ("hashed", "bigbird_original")
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
@@ -64,6 +67,19 @@ class BigBirdAttention(keras.layers.Layer):
         kernel_initializer, bias_initializer, kernel_regularizer,
         bias_regularizer, activity_regularizer, kernel_constraint,
         bias_constraint: as for `keras.layers.MultiHeadAttention`.
+        random_pattern: `"hashed"` (default: the in-graph pattern above) or
+            `"bigbird_original"`: exactly the random blocks the published
+            BigBird checkpoints were trained with (google-research code,
+            transformers in `train()` mode; see
+            `keras_bigbird.ops.original_pattern`). `seed` is then the numpy
+            seed of the original generator, the layer index in those
+            checkpoints, and lengths of at most `(5 + 2 *
+            num_random_blocks) * block_size` tokens use full attention, as
+            in the original.
+        max_sequence_length: only for `"bigbird_original"`: the length the
+            original draws its 1024/3072/4096-token tables for
+            (`max_position_embeddings`), and the longest length served when
+            the length is unknown while tracing.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -109,6 +125,8 @@ class BigBirdAttention(keras.layers.Layer):
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        random_pattern="hashed",
+        max_sequence_length=4096,
         **kwargs,
     ):
         checks.positive_int("num_heads", num_heads)
@@ -122,6 +140,13 @@ class BigBirdAttention(keras.layers.Layer):
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
         checks.int_in_range("seed", seed, 0, 2**31 - 1)
         checks.rate("dropout", dropout)
+        if random_pattern not in _RANDOM_PATTERNS:
+            raise ValueError(
+                "Received an invalid value for argument `random_pattern`, "
+                f"expected one of {_RANDOM_PATTERNS}. Received: "
+                f"random_pattern={random_pattern!r}"
+            )
+        checks.positive_int("max_sequence_length", max_sequence_length)
         if output_shape is not None:
             output_shape = checks.shape_tuple("output_shape", output_shape)
         # The base layer applies `activity_regularizer` to our output.
@@ -133,6 +158,8 @@ class BigBirdAttention(keras.layers.Layer):
         self.block_size = block_size
         self.num_random_blocks = num_random_blocks
         self.seed = seed
+        self.random_pattern = random_pattern
+        self.max_sequence_length = max_sequence_length
         self.dropout = dropout
         self.use_bias = use_bias
         self._output_shape = output_shape
@@ -230,6 +257,15 @@ class BigBirdAttention(keras.layers.Layer):
         head `h`, before padding masks. Quadratic in `seq_len`.
         """
         checks.positive_int("seq_len", seq_len)
+        if self.random_pattern == "bigbird_original":
+            return original_pattern.attention_graph(
+                seq_len,
+                self.block_size,
+                self.num_heads,
+                self.num_random_blocks,
+                self.seed,
+                self.max_sequence_length,
+            )
         return random_pattern.attention_graph(
             seq_len,
             self.block_size,
@@ -272,6 +308,7 @@ class BigBirdAttention(keras.layers.Layer):
         value=None,
         key=None,
         padding_mask=None,
+        mask=None,
         query_mask=None,
         value_mask=None,
         key_mask=None,
@@ -280,8 +317,11 @@ class BigBirdAttention(keras.layers.Layer):
         training=None,
         return_attention_scores=False,
     ):
-        # `query_mask`, `value_mask` and `key_mask` are filled in by Keras
-        # from the inputs' Keras masks.
+        # Keras fills these from the inputs' Keras masks: `mask` when `query`
+        # is the only tensor argument, `query_mask`, `value_mask`, `key_mask`
+        # otherwise.
+        if query_mask is None:
+            query_mask = mask
         if attention_mask is not None:
             raise ValueError(
                 "BigBirdAttention does not take a dense `attention_mask`: a "
@@ -313,6 +353,10 @@ class BigBirdAttention(keras.layers.Layer):
             )
         attend = self._key_mask(query, padding_mask, keras_masks)
 
+        # The projections do not take masks; hand them fresh tensors (the mask
+        # lives on the input object) so Keras does not warn that they drop it.
+        if query_mask is not None or value_mask is not None or key_mask is not None:
+            query, value, key = (ops.copy(t) for t in (query, value, key))
         q = self._split_heads(self._query_dense, query)
         q = ops.multiply(q, ops.cast(1.0 / math.sqrt(self.key_dim), q.dtype))
         k = self._split_heads(self._key_dense, key)
@@ -326,6 +370,10 @@ class BigBirdAttention(keras.layers.Layer):
         length = ops.shape(q)[2]
         if isinstance(q_len, int) and self._dense_is_cheaper(q_len):
             output, probs = self._dense_path(q, k, v, attend, dropout)
+        elif self.random_pattern == "bigbird_original" and q_len is None:
+            output, probs = self._original_any_length_path(
+                q, k, v, attend, dropout, return_attention_scores
+            )
         else:
             output, probs = self._sparse_path(
                 q, k, v, attend, dropout, return_attention_scores
@@ -340,10 +388,19 @@ class BigBirdAttention(keras.layers.Layer):
         # A middle query block computes (5 + r) blocks of scores on the sparse
         # path; dense attention computes `num_blocks`.
         num_blocks = -(-length // self.block_size)
+        if self.random_pattern == "bigbird_original":
+            # The original attends every key below this size (not optional).
+            return original_pattern.uses_full_attention(
+                num_blocks, self.num_random_blocks
+            )
         fixed = random_pattern.NUM_FIXED_KEY_BLOCKS
         return num_blocks <= fixed + self.num_random_blocks
 
     def _dense_path(self, q, k, v, key_mask, dropout):
+        if self.random_pattern == "bigbird_original":
+            # Only taken where the original attends every key.
+            mask = key_mask[:, None, None, :]
+            return block_sparse.dense_attention(q, k, v, mask, dropout)
         graph = random_pattern.token_graph(
             q.shape[2],
             self.block_size,
@@ -356,9 +413,40 @@ class BigBirdAttention(keras.layers.Layer):
 
     def _key_block_table(self, num_blocks):
         """Key blocks of every middle query block: `(blocks, valid)`."""
+        if self.random_pattern == "bigbird_original":
+            return original_pattern.key_block_table(
+                num_blocks,
+                self.block_size,
+                self.num_heads,
+                self.num_random_blocks,
+                self.seed,
+                self.max_sequence_length,
+            )
         return random_pattern.key_block_table(
             num_blocks, self.num_heads, self.num_random_blocks, self.seed
         )
+
+    def _original_any_length_path(self, q, k, v, key_mask, dropout, return_probs):
+        # Length unknown while tracing: full attention or the sparse
+        # original pattern, chosen in the graph (only one branch runs).
+        length = ops.shape(q)[2]
+        num_blocks = (length + self.block_size - 1) // self.block_size
+        full = num_blocks <= 2 * self.num_random_blocks + 5
+
+        def full_fn():
+            output, probs = block_sparse.dense_attention(
+                q, k, v, key_mask[:, None, None, :], dropout
+            )
+            return (output, probs) if return_probs else output
+
+        def sparse_fn():
+            output, probs = self._sparse_path(
+                q, k, v, key_mask, dropout, return_probs
+            )
+            return (output, probs) if return_probs else output
+
+        result = ops.cond(full, full_fn, sparse_fn)
+        return result if return_probs else (result, None)
 
     def _sparse_path(self, q, k, v, key_mask, dropout, return_probs):
         block = self.block_size
@@ -396,6 +484,7 @@ class BigBirdAttention(keras.layers.Layer):
         value=None,
         key=None,
         padding_mask=None,
+        mask=None,
         query_mask=None,
         value_mask=None,
         key_mask=None,
@@ -427,6 +516,8 @@ class BigBirdAttention(keras.layers.Layer):
                 "block_size": self.block_size,
                 "num_random_blocks": self.num_random_blocks,
                 "seed": self.seed,
+                "random_pattern": self.random_pattern,
+                "max_sequence_length": self.max_sequence_length,
                 "dropout": self.dropout,
                 "use_bias": self.use_bias,
                 "output_shape": self._output_shape,

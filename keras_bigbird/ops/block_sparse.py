@@ -30,10 +30,15 @@ def attend(scores, mask, value, dropout=None):
         exactly zero probability; a query row with no attendable key gets
         zero output and zero probabilities, never NaN.
     """
-    bias = (1.0 - ops.cast(mask, "float32")) * _MASKED_SCORE
-    # One fused softmax kernel; a fully masked row comes out uniform here and
-    # is zeroed below on the (much smaller) output instead of on the scores.
-    probs = ops.cast(ops.softmax(ops.cast(scores, "float32") + bias), scores.dtype)
+    if scores.shape[-1] == 1:
+        # Softmax over a single key is 1 (and keras warns about it).
+        probs = ops.ones_like(scores)
+    else:
+        bias = (1.0 - ops.cast(mask, "float32")) * _MASKED_SCORE
+        # One fused softmax kernel. A fully masked row comes out uniform here
+        # and is zeroed below on the (much smaller) output, not on the scores.
+        logits = ops.cast(scores, "float32") + bias
+        probs = ops.cast(ops.softmax(logits), scores.dtype)
     dropped = dropout(probs) if dropout is not None else probs
     output = ops.matmul(dropped, value)
     has_key = ops.cast(ops.any(mask, axis=-1, keepdims=True), output.dtype)
