@@ -1,0 +1,251 @@
+"""export_for_serving: layout, signatures, a clean-process load, bad inputs."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_bigbird.export import check
+from keras_bigbird.export import export_for_serving
+from keras_bigbird.export import saved_model_info
+from keras_bigbird.export import warmup
+from tests.export import toy_models
+from tests.export.conftest import MAX_LENGTH
+from tests.export.conftest import TEXTS
+
+pytestmark = pytest.mark.tf_only
+
+VOCAB = toy_models.VOCABULARY_SIZE
+# 1, non-multiples of the block size (4) below and above the dense-path
+# threshold, a block multiple, the maximum.
+LENGTHS = (1, 6, 37, 40, MAX_LENGTH - 1, MAX_LENGTH)
+
+
+def test_layout_is_a_tf_serving_version_directory(classifier_export):
+    path = classifier_export.path
+    assert path == os.path.join(classifier_export.base, "classifier", "1")
+    assert sorted(os.listdir(path)) == [
+        "assets",
+        "assets.extra",
+        "fingerprint.pb",
+        "saved_model.pb",
+        "variables",
+    ]
+    assert os.listdir(os.path.join(path, "variables"))
+    # Nothing but the published version is left next to it.
+    assert os.listdir(os.path.dirname(path)) == ["1"]
+
+
+def test_versions_count_up_and_are_never_overwritten_by_accident(tmp_path):
+    model = toy_models.classifier()
+    kwargs = dict(max_sequence_length=MAX_LENGTH, warmup_lengths=[8])
+    first = export_for_serving(model, tmp_path, name="m", **kwargs)
+    (tmp_path / "m" / "not_a_version").mkdir()
+    second = export_for_serving(model, tmp_path, name="m", **kwargs)
+    assert [os.path.basename(p) for p in (first, second)] == ["1", "2"]
+    with pytest.raises(ValueError, match="Version 2 already exists"):
+        export_for_serving(model, tmp_path, name="m", version=2, **kwargs)
+    assert sorted(os.listdir(tmp_path / "m")) == ["1", "2", "not_a_version"]
+
+
+def test_invalid_arguments_are_rejected_before_writing(tmp_path):
+    model = toy_models.classifier()
+    with pytest.raises(ValueError, match="max_sequence_length"):
+        export_for_serving(model, tmp_path, name="m")
+    with pytest.raises(ValueError, match="name"):
+        export_for_serving(
+            model, tmp_path, name="a/b", max_sequence_length=MAX_LENGTH
+        )
+    with pytest.raises(ValueError, match="probabilities"):
+        export_for_serving(
+            model,
+            tmp_path,
+            name="m",
+            max_sequence_length=MAX_LENGTH,
+            probabilities="argmax",
+        )
+    with pytest.raises(ValueError, match="packs to 128 tokens"):
+        export_for_serving(
+            model,
+            tmp_path,
+            name="m",
+            max_sequence_length=MAX_LENGTH,
+            preprocessor=toy_models.preprocessor(max_sequence_length=128),
+        )
+    assert not os.listdir(tmp_path)
+
+
+def test_signatures_take_dynamic_int32_inputs_and_name_outputs(
+    classifier_export, encoder_export
+):
+    classifier = saved_model_info.signature_tensors(classifier_export.path)
+    assert sorted(classifier) == ["serve_text", "serving_default"]
+    default = classifier["serving_default"]
+    assert {k: (v["dtype"], v["shape"]) for k, v in default["inputs"].items()} == {
+        "token_ids": ("DT_INT32", [None, None]),
+        "padding_mask": ("DT_INT32", [None, None]),
+    }
+    assert sorted(default["outputs"]) == ["logits", "probabilities"]
+    text = classifier["serve_text"]
+    assert {k: (v["dtype"], v["shape"]) for k, v in text["inputs"].items()} == {
+        "text": ("DT_STRING", [None])
+    }
+    assert sorted(text["outputs"]) == ["logits", "probabilities"]
+
+    encoder = saved_model_info.signature_tensors(encoder_export.path)
+    assert sorted(encoder) == ["serving_default"]
+    default = encoder["serving_default"]
+    assert sorted(default["inputs"]) == ["padding_mask", "segment_ids", "token_ids"]
+    assert default["outputs"]["sequence_output"]["shape"] == [None, None, 16]
+    assert default["outputs"]["pooled_output"]["shape"] == [None, 16]
+
+
+def test_clean_process_matches_predict_classifier_and_text(classifier_export):
+    report = check.check_export(
+        classifier_export.path,
+        classifier_export.model,
+        preprocessor=classifier_export.preprocessor,
+        texts=TEXTS,
+        lengths=LENGTHS,
+        batch_sizes=(1, 4),
+        max_sequence_length=MAX_LENGTH,
+        vocabulary_size=VOCAB,
+    )
+    assert report["requests"] == len(LENGTHS) * 2 + 1
+    assert report["serving_default"] <= 1e-5
+    assert report["serve_text"] is not None and report["serve_text"] <= 1e-5
+
+
+def test_clean_process_matches_predict_encoder(encoder_export):
+    report = check.check_export(
+        encoder_export.path,
+        encoder_export.model,
+        lengths=(3, 37, MAX_LENGTH),
+        batch_sizes=(2, 5),
+        max_sequence_length=MAX_LENGTH,
+        vocabulary_size=VOCAB,
+    )
+    assert report["serving_default"] <= 1e-5
+
+
+def test_check_export_catches_a_model_that_differs(encoder_export):
+    other = toy_models.encoder(seed=7)
+    with pytest.raises(AssertionError, match="differs from model.predict"):
+        check.check_export(
+            encoder_export.path,
+            other,
+            lengths=(37,),
+            batch_sizes=(1,),
+            max_sequence_length=MAX_LENGTH,
+            vocabulary_size=VOCAB,
+        )
+
+
+def test_bad_inputs_fail_with_clear_errors(encoder_export):
+    def request(length, **changes):
+        inputs = {
+            "token_ids": np.ones((2, length), "int32").tolist(),
+            "padding_mask": np.ones((2, length), "int32").tolist(),
+            "segment_ids": np.zeros((2, length), "int32").tolist(),
+        }
+        inputs.update(changes)
+        return {"signature": "serving_default", "inputs": inputs}
+
+    requests = [
+        request(MAX_LENGTH + 1),
+        request(9, padding_mask=np.ones((2, 8), "int32").tolist()),
+        request(9, segment_ids=np.zeros((3, 9), "int32").tolist()),
+        request(9, token_ids=np.full((2, 9), VOCAB, "int32").tolist()),
+        request(9, token_ids=np.full((2, 9), -1, "int32").tolist()),
+        request(9, segment_ids=np.full((2, 9), 2, "int32").tolist()),
+        request(0),
+        request(MAX_LENGTH),
+    ]
+    report = check.run_probe(encoder_export.path, requests)
+    errors = [result.get("error", "") for result in report["results"]]
+    expected = [
+        f"token_ids is longer than the maximum sequence length ({MAX_LENGTH})",
+        "padding_mask must have the same [batch, length] shape as token_ids",
+        "segment_ids must have the same [batch, length] shape as token_ids",
+        f"token_ids must be smaller than the vocabulary size ({VOCAB})",
+        "token_ids must not be negative",
+        "segment_ids must be smaller than the number of segments (2)",
+        "token_ids must have at least one position",
+    ]
+    for message, error in zip(expected, errors):
+        assert message in error
+    # The valid request next to them is answered.
+    assert "outputs" in report["results"][-1]
+
+
+def test_exported_ops_are_servable_and_not_xla_compiled(
+    classifier_export, encoder_export
+):
+    for export in (classifier_export, encoder_export):
+        ops = saved_model_info.op_names(export.path)
+        assert not ops & saved_model_info.PYTHON_OPS
+        assert saved_model_info.xla_functions(export.path) == []
+    # Function bodies are read: the model's and the tokenizer's ops show.
+    ops = saved_model_info.op_names(classifier_export.path)
+    assert {"Einsum", "Assert", "FastWordpieceTokenizeWithOffsets"} <= ops
+    assert "FastWordpieceTokenizeWithOffsets" not in saved_model_info.op_names(
+        encoder_export.path
+    )
+
+
+def test_op_and_xla_scan_finds_python_ops_and_jit_compile(tmp_path):
+    # The negative control of the test above: the same scan on a SavedModel
+    # that has a py_function and an XLA-compiled function reports both.
+    module = tf.Module()
+    module.py = tf.function(
+        lambda x: tf.py_function(lambda a: a * 2, [x], tf.float32),
+        input_signature=[tf.TensorSpec([None], tf.float32)],
+    )
+    module.xla = tf.function(
+        lambda x: x * 2,
+        input_signature=[tf.TensorSpec([None], tf.float32)],
+        jit_compile=True,
+    )
+    tf.saved_model.save(
+        module,
+        str(tmp_path),
+        signatures={"py": module.py, "xla": module.xla},
+    )
+    assert "EagerPyFunc" in saved_model_info.op_names(str(tmp_path))
+    assert saved_model_info.xla_functions(str(tmp_path))
+
+
+def test_warmup_file_holds_prediction_logs_that_serve(classifier_export):
+    path = os.path.join(
+        classifier_export.path, warmup.WARMUP_DIR, warmup.WARMUP_FILE
+    )
+    records = warmup.read_warmup_file(path)
+    lengths = warmup.default_warmup_lengths(MAX_LENGTH)
+    assert len(records) == len(lengths) + 1
+    requests = []
+    for record in records:
+        assert record.WhichOneof("log_type") == "predict_log"
+        request = record.predict_log.request
+        assert request.model_spec.name == "classifier"
+        inputs = {
+            key: tf.make_ndarray(proto) for key, proto in request.inputs.items()
+        }
+        if request.model_spec.signature_name == "serve_text":
+            inputs = {"text": [t.decode() for t in inputs["text"]]}
+        else:
+            assert request.model_spec.signature_name == "serving_default"
+        requests.append(
+            {
+                "signature": request.model_spec.signature_name,
+                "inputs": {
+                    k: v if isinstance(v, list) else v.tolist()
+                    for k, v in inputs.items()
+                },
+            }
+        )
+    assert [len(r["inputs"]["token_ids"][0]) for r in requests[:-1]] == lengths
+    # Replayed as TF Serving does at load time: every request is answered.
+    report = check.run_probe(classifier_export.path, requests, text_ops=True)
+    assert all("outputs" in result for result in report["results"])
+    assert not report["keras_bigbird_imported"]
