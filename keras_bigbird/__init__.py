@@ -1,5 +1,6 @@
 """keras_bigbird: BigBird block-sparse attention for Keras 3."""
 
 from keras_bigbird import layers
+from keras_bigbird import models
 from keras_bigbird import ops
 from keras_bigbird.version import __version__

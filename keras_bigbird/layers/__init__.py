@@ -1,3 +1,6 @@
 """Keras layers: attention, encoder blocks, embeddings."""
 
 from keras_bigbird.layers.bigbird_attention import BigBirdAttention
+from keras_bigbird.layers.bigbird_embedding import BigBirdEmbedding
+from keras_bigbird.layers.bigbird_encoder_block import BigBirdEncoderBlock
+from keras_bigbird.layers.sliding_window_attention import SlidingWindowAttention
