@@ -211,15 +211,19 @@ class BlockPacker(keras.layers.Layer):
         else:
             longest = tf.reduce_max(tf.concat([lengths, [0]], 0))
             width = -(-longest // self.block_size) * self.block_size
-        shape = [None, width] if isinstance(width, int) else tf.stack(
-            [ids.nrows(), width]
+        shape = (
+            [None, width]
+            if isinstance(width, int)
+            else tf.stack([ids.nrows(), width])
         )
         outputs = {
             "token_ids": tf.cast(
                 ids.to_tensor(default_value=self.pad_id, shape=shape), tf.int32
             ),
             "padding_mask": tf.sequence_mask(lengths, width),
-            "segment_ids": tf.cast(segment_ids.to_tensor(0, shape=shape), tf.int32),
+            "segment_ids": tf.cast(
+                segment_ids.to_tensor(0, shape=shape), tf.int32
+            ),
         }
         if unbatched:
             outputs = {key: value[0] for key, value in outputs.items()}
@@ -227,7 +231,9 @@ class BlockPacker(keras.layers.Layer):
 
     def compute_output_spec(self, inputs):
         first = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
-        width = self.max_sequence_length if self.padding == "max_length" else None
+        width = (
+            self.max_sequence_length if self.padding == "max_length" else None
+        )
         shape = (width,) if len(first.shape) == 1 else (first.shape[0], width)
         return {
             "token_ids": keras.KerasTensor(shape, dtype="int32"),

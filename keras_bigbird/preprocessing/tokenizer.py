@@ -5,7 +5,13 @@ import tensorflow as tf
 
 # Constructor argument -> attribute holding its id; the order is the order
 # of `special_token_ids()`.
-SPECIAL_TOKENS = ("cls_token", "sep_token", "pad_token", "mask_token", "unk_token")
+SPECIAL_TOKENS = (
+    "cls_token",
+    "sep_token",
+    "pad_token",
+    "mask_token",
+    "unk_token",
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
@@ -132,9 +138,12 @@ class Tokenizer(keras.layers.Layer):
         if inputs.shape.rank == 0:
             return self._tokenize(inputs[tf.newaxis])[0]
         ragged = self._tokenize(tf.reshape(inputs, [-1]))
+        ragged = ragged.with_row_splits_dtype(tf.int64)
         shape = tf.shape(inputs, out_type=tf.int64)
         for axis in range(inputs.shape.rank - 1, 0, -1):
-            ragged = tf.RaggedTensor.from_uniform_row_length(ragged, shape[axis])
+            ragged = tf.RaggedTensor.from_uniform_row_length(
+                ragged, shape[axis]
+            )
         return ragged
 
     def detokenize(self, ids):
@@ -147,7 +156,11 @@ class Tokenizer(keras.layers.Layer):
         """
         if not isinstance(ids, (tf.Tensor, tf.RaggedTensor)):
             ids = tf.ragged.constant(ids) if isinstance(ids, list) else ids
-            ids = ids if isinstance(ids, tf.RaggedTensor) else tf.convert_to_tensor(ids)
+            ids = (
+                ids
+                if isinstance(ids, tf.RaggedTensor)
+                else tf.convert_to_tensor(ids)
+            )
         if isinstance(ids, tf.Tensor):
             if ids.shape.rank == 1:
                 return self.detokenize(ids[tf.newaxis])[0]
@@ -173,5 +186,7 @@ class Tokenizer(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.pop("trainable", None)
-        config.update({argument: getattr(self, argument) for argument in SPECIAL_TOKENS})
+        config.update(
+            {argument: getattr(self, argument) for argument in SPECIAL_TOKENS}
+        )
         return config

@@ -184,7 +184,7 @@ def train_sentencepiece(
         argument = "vocab_size" if "vocab" in message.lower() else "options"
         value = vocab_size if argument == "vocab_size" else options
         raise ValueError(
-            f"SentencePiece training failed: {message}. Received: "
+            f"SentencePiece training failed: {message.rstrip('.')}. Received: "
             f"{argument}={value!r}"
         ) from None
     return model_prefix + ".model"

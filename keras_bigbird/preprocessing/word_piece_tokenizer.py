@@ -104,15 +104,22 @@ class WordPieceTokenizer(Tokenizer):
         self.max_bytes_per_word = max_bytes_per_word
         self._vocabulary = vocabulary
         self._resolve_special_tokens()
-        self._wordpiece = tf_text.FastWordpieceTokenizer(
-            vocab=vocabulary,
-            suffix_indicator=suffix_indicator,
-            max_bytes_per_word=max_bytes_per_word,
-            token_out_type=tf.int32,
-            unknown_token=unk_token,
-            no_pretokenization=False,
-            support_detokenization=True,
-        )
+        try:
+            self._wordpiece = tf_text.FastWordpieceTokenizer(
+                vocab=vocabulary,
+                suffix_indicator=suffix_indicator,
+                max_bytes_per_word=max_bytes_per_word,
+                token_out_type=tf.int32,
+                unknown_token=unk_token,
+                no_pretokenization=False,
+                support_detokenization=True,
+            )
+        except RuntimeError as error:
+            raise ValueError(
+                "Received an invalid value for argument `vocabulary`: "
+                f"tensorflow-text cannot build a WordPiece model from it "
+                f"({error}). Received: vocabulary={vocabulary[:20]!r}"
+            ) from None
 
     @property
     def vocabulary(self):
