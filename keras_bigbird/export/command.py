@@ -1,0 +1,179 @@
+"""Export a saved Keras model as a TF Serving SavedModel version.
+
+Loads MODEL (a `.keras` file), writes EXPORT_BASE/NAME/VERSION with the
+`serving_default` signature (int32 token_ids, padding_mask[, segment_ids]),
+`serve_text` when a preprocessor is given, and TF Serving warmup requests.
+With --check, the export is then loaded in a fresh Python process that
+imports only TensorFlow and compared with `model.predict`.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+_REEXEC = "_KERAS_BIGBIRD_EXPORT_REEXEC"
+
+
+def add_arguments(parser):
+    parser.add_argument("model", help="path of a .keras model file")
+    parser.add_argument(
+        "--export-base",
+        required=True,
+        help="directory holding one folder per served model",
+    )
+    parser.add_argument(
+        "--name", required=True, help="model name (folder and serving URL)"
+    )
+    parser.add_argument(
+        "--version",
+        type=int,
+        default=None,
+        help="integer version (default: one more than the highest present)",
+    )
+    parser.add_argument(
+        "--preprocessor",
+        default=None,
+        help=(
+            "JSON file of a serialized preprocessing layer, or a list of them "
+            "applied in order (tokenizer, packer), as written by "
+            "keras.saving.serialize_keras_object; adds `serve_text`. Default: "
+            "the model's own `preprocessor` attribute, if any"
+        ),
+    )
+    parser.add_argument(
+        "--no-text",
+        action="store_true",
+        help="do not add `serve_text`, even if the model has a preprocessor",
+    )
+    parser.add_argument("--max-sequence-length", type=int, default=None)
+    parser.add_argument("--vocabulary-size", type=int, default=None)
+    parser.add_argument("--num-segments", type=int, default=None)
+    parser.add_argument(
+        "--probabilities",
+        choices=("softmax", "sigmoid", "none"),
+        default="softmax",
+        help="for a single-output model: the `probabilities` output",
+    )
+    parser.add_argument(
+        "--warmup-lengths",
+        type=int,
+        nargs="+",
+        default=None,
+        help="sequence lengths of the warmup requests",
+    )
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="serve the export from a clean process and compare with predict",
+    )
+    parser.add_argument(
+        "--check-text",
+        nargs="+",
+        default=["A short text to check serve_text.", "Another one."],
+        help="texts for the serve_text check",
+    )
+
+
+def _load_custom_objects():
+    # Importing the subpackages registers their serializable classes.
+    import importlib
+
+    for name in ("keras_bigbird.models", "keras_bigbird.preprocessing"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+
+
+def _load_preprocessor(path):
+    import keras
+
+    with open(path) as f:
+        config = json.load(f)
+    if isinstance(config, list):
+        return [keras.saving.deserialize_keras_object(c) for c in config]
+    return keras.saving.deserialize_keras_object(config)
+
+
+def _fail(message):
+    print(f"keras-bigbird export: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args):
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        # A SavedModel for TF Serving needs TensorFlow tensors: re-run this
+        # command in a process with the TensorFlow backend.
+        if os.environ.get(_REEXEC):
+            return _fail("could not switch to the TensorFlow backend")
+        env = dict(os.environ, KERAS_BACKEND="tensorflow", **{_REEXEC: "1"})
+        command = [sys.executable, "-m", "keras_bigbird.cli", *args.argv]
+        return subprocess.call(command, env=env)
+
+    from keras_bigbird.export.check import check_export
+    from keras_bigbird.export.saved_model_info import signature_tensors
+    from keras_bigbird.export.serving import export_for_serving
+
+    if not os.path.isfile(args.model):
+        return _fail(f"no model file at {args.model}")
+    _load_custom_objects()
+    model = keras.saving.load_model(args.model)
+    preprocessor = None
+    if args.preprocessor:
+        preprocessor = _load_preprocessor(args.preprocessor)
+    elif not args.no_text:
+        preprocessor = getattr(model, "preprocessor", None)
+    probabilities = None if args.probabilities == "none" else args.probabilities
+    try:
+        path = export_for_serving(
+            model,
+            args.export_base,
+            name=args.name,
+            version=args.version,
+            preprocessor=preprocessor,
+            max_sequence_length=args.max_sequence_length,
+            vocabulary_size=args.vocabulary_size,
+            num_segments=args.num_segments,
+            probabilities=probabilities,
+            warmup_lengths=args.warmup_lengths,
+            overwrite=args.overwrite,
+        )
+    except ValueError as error:
+        return _fail(str(error))
+    print(f"Exported {args.model} to {path}")
+    for name, signature in sorted(signature_tensors(path).items()):
+        inputs = ", ".join(
+            f"{k}: {v['dtype']} {v['shape']}"
+            for k, v in sorted(signature["inputs"].items())
+        )
+        print(f"  {name}({inputs}) -> {', '.join(sorted(signature['outputs']))}")
+    if args.check:
+        try:
+            report = check_export(
+                path,
+                model,
+                preprocessor=preprocessor,
+                texts=args.check_text,
+                max_sequence_length=args.max_sequence_length,
+                vocabulary_size=args.vocabulary_size,
+                probabilities=probabilities,
+            )
+        except (AssertionError, RuntimeError, ValueError) as error:
+            return _fail(f"serving check failed: {error}")
+        print(
+            f"Serving check passed: {report['requests']} requests from a "
+            "fresh TensorFlow-only process match model.predict (max abs "
+            f"difference {report['serving_default']:.2g}"
+            + (
+                f", serve_text {report['serve_text']:.2g}"
+                if report["serve_text"] is not None
+                else ""
+            )
+            + ")."
+        )
+    return 0
