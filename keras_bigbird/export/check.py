@@ -114,8 +114,12 @@ def _expected_outputs(model, features, probabilities):
     outputs = model.predict(features, verbose=0)
     if isinstance(outputs, dict):
         return outputs
-    names = introspect.model_output_names(model)
-    named = signatures.named_outputs(tf.constant(outputs), names, probabilities)
+    named = signatures.named_outputs(
+        tf.constant(outputs),
+        introspect.model_output_names(model),
+        probabilities,
+        introspect.output_activation(model),
+    )
     return {k: np.asarray(v) for k, v in named.items()}
 
 
@@ -140,7 +144,7 @@ def check_export(
     compared with `model.predict`; with `preprocessor` and `texts`, so is
     `serve_text`. Raises `AssertionError` naming the worst difference over
     `atol`. `max_sequence_length` and `vocabulary_size` default to the
-    model's (or its backbone's) attributes.
+    model's (or its encoder's) attributes.
 
     Returns:
         `{"serving_default": max_abs_diff, "serve_text": max_abs_diff or
@@ -159,7 +163,7 @@ def check_export(
     if max_sequence_length is None or vocabulary_size is None:
         raise ValueError(
             "Pass `max_sequence_length` and `vocabulary_size`: the model "
-            "does not expose them (as attributes of itself or its backbone)."
+            "does not expose them (as attributes of itself or its encoder)."
         )
     if lengths is None:
         lengths = sorted({1, min(37, max_sequence_length), max_sequence_length})

@@ -151,7 +151,9 @@ def run(args):
             f"{k}: {v['dtype']} {v['shape']}"
             for k, v in sorted(signature["inputs"].items())
         )
-        print(f"  {name}({inputs}) -> {', '.join(sorted(signature['outputs']))}")
+        print(
+            f"  {name}({inputs}) -> {', '.join(sorted(signature['outputs']))}"
+        )
     if args.check:
         try:
             report = check_export(

@@ -6,8 +6,13 @@ from keras_bigbird.export.signatures import TOKEN_IDS
 
 
 def model_attribute(model, name):
-    """The int `model.<name>`, else `model.backbone.<name>`, else None."""
-    for owner in (model, getattr(model, "backbone", None)):
+    """The int `<name>` of the model, or of its `encoder` or `backbone`."""
+    owners = (
+        model,
+        getattr(model, "encoder", None),
+        getattr(model, "backbone", None),
+    )
+    for owner in owners:
         value = getattr(owner, name, None) if owner is not None else None
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -40,6 +45,23 @@ def model_input_names(model):
             f"{unknown}. Received input names: {sorted(inputs)}"
         )
     return tuple(name for name in INPUT_NAMES if name in inputs)
+
+
+def output_activation(model):
+    """The serialized name of a task model's output `activation`, or None.
+
+    `"softmax"`/`"sigmoid"` mean the single output already holds
+    probabilities; None or `"linear"` mean logits.
+    """
+    activation = getattr(model, "activation", None)
+    if activation is None or isinstance(activation, str):
+        return activation
+    try:
+        import keras
+
+        return keras.activations.serialize(activation)
+    except (TypeError, ValueError):
+        return getattr(activation, "__name__", "custom")
 
 
 def model_output_names(model):

@@ -70,7 +70,9 @@ def publish(staged, model_dir, version):
     target = os.path.join(model_dir, str(version))
     retired = None
     if os.path.exists(target):
-        retired = tempfile.mkdtemp(prefix=f".replaced-{version}-", dir=model_dir)
+        retired = tempfile.mkdtemp(
+            prefix=f".replaced-{version}-", dir=model_dir
+        )
         os.rename(target, os.path.join(retired, "old"))
     os.rename(staged, target)
     if retired is not None:

@@ -66,9 +66,11 @@ def export_for_serving(
       tensorflow-text ops, which TF Serving links), then the model.
 
     Outputs are a dict: a model with dict outputs keeps its names (an
-    encoder's `sequence_output` and `pooled_output`); a model with one
-    output (a classifier) gives `logits` and, unless `probabilities` is
-    None, `probabilities`. In-graph checks reject a length over the
+    encoder's `sequence_output` and `pooled_output`, a question answerer's
+    `start_logits` and `end_logits`); a model with one output (a classifier
+    without output activation) gives `logits` and, unless `probabilities`
+    is None, `probabilities`; one whose `activation` is softmax or sigmoid
+    gives `probabilities` only. In-graph checks reject a length over the
     maximum, an empty sequence, inputs whose shapes differ from `token_ids`
     and, when the sizes are known, out-of-range token and segment ids, with an
     `InvalidArgumentError` that says which rule failed. The functions are
@@ -97,15 +99,16 @@ def export_for_serving(
             `(x, y, sample_weight)` tuple also works); or a list of callables
             applied in order (a tokenizer, then a packer).
         max_sequence_length: longest accepted length; defaults to the
-            model's (or its backbone's) `max_sequence_length` attribute.
-        vocabulary_size: token ids must be below it; defaults to the model's
-            (or its backbone's) `vocabulary_size` attribute; None skips that
-            check.
+            `max_sequence_length` attribute of the model or of its `encoder`
+            (or `backbone`).
+        vocabulary_size: token ids must be below it; defaults to the
+            model's (or its encoder's) `vocabulary_size` attribute; None
+            skips that check.
         num_segments: segment ids must be below it; defaults to the model's
-            (or its backbone's) `num_segments` attribute; None skips that
+            (or its encoder's) `num_segments` attribute; None skips that
             check.
-        probabilities: for a single-output model: `"softmax"`, `"sigmoid"`
-            or None (no `probabilities` output).
+        probabilities: for a single-output model that returns logits:
+            `"softmax"`, `"sigmoid"` or None (no `probabilities` output).
         warmup_lengths: sequence lengths of the warmup requests; defaults to
             a short, a middle and the maximum length.
         warmup_batch_size: batch size of the warmup requests.
@@ -135,15 +138,22 @@ def export_for_serving(
             f"expected one of {_PROBABILITIES}. Received: "
             f"probabilities={probabilities!r}"
         )
+    model_maximum = introspect.model_attribute(model, "max_sequence_length")
     if max_sequence_length is None:
-        max_sequence_length = introspect.model_attribute(model, "max_sequence_length")
+        max_sequence_length = model_maximum
     if max_sequence_length is None:
         raise ValueError(
             "Cannot tell the model's maximum sequence length: pass "
             "`max_sequence_length` (the model has no `max_sequence_length` "
-            "attribute, nor does its `backbone`)."
+            "attribute, nor does its `encoder` or `backbone`)."
         )
     checks.positive_int("max_sequence_length", max_sequence_length)
+    if model_maximum is not None and max_sequence_length > model_maximum:
+        raise ValueError(
+            f"max_sequence_length={max_sequence_length} exceeds the model's "
+            f"max_sequence_length ({model_maximum}): longer inputs have no "
+            "position embedding."
+        )
     if vocabulary_size is None:
         vocabulary_size = introspect.model_attribute(model, "vocabulary_size")
     if vocabulary_size is not None:
@@ -161,6 +171,7 @@ def export_for_serving(
         checks.int_in_range("warmup_lengths", length, 1, max_sequence_length)
     input_names = introspect.model_input_names(model)
     output_names = introspect.model_output_names(model)
+    activation = introspect.output_activation(model)
     steps = introspect.preprocessor_steps(preprocessor)
     if steps is not None:
         packed = introspect.packed_length(steps)
@@ -175,7 +186,9 @@ def export_for_serving(
             features, max_sequence_length, vocabulary_size, num_segments
         )
         outputs = model(features, training=False)
-        return signatures.named_outputs(outputs, output_names, probabilities)
+        return signatures.named_outputs(
+            outputs, output_names, probabilities, activation
+        )
 
     def serve_tokens(features):
         return run_model(features)

@@ -89,19 +89,26 @@ def check_features(
         )
     if num_segments is not None and SEGMENT_IDS in features:
         checks += _check_range(
-            features[SEGMENT_IDS], SEGMENT_IDS, num_segments, "number of segments"
+            features[SEGMENT_IDS],
+            SEGMENT_IDS,
+            num_segments,
+            "number of segments",
         )
     with tf.control_dependencies(checks):
         return {name: tf.identity(tensor) for name, tensor in features.items()}
 
 
-def named_outputs(outputs, output_names=None, probabilities="softmax"):
+def named_outputs(
+    outputs, output_names=None, probabilities="softmax", activation=None
+):
     """A dict of output tensors with stable names.
 
-    A dict passes through. A single tensor is a classifier's `logits`, with
-    `probabilities` (`"softmax"` or `"sigmoid"`) added unless `probabilities`
-    is None. A list or tuple takes `output_names` (the functional model's
-    output names).
+    A dict passes through. A list or tuple takes `output_names` (the
+    functional model's output names). A single tensor is a classifier's
+    output: with `activation` None or `"linear"` it is `logits`, and
+    `probabilities` (`"softmax"` or `"sigmoid"`, None for none) adds
+    `probabilities`; with a softmax or sigmoid `activation` it already is
+    `probabilities`; with another activation it is `outputs`.
     """
     if isinstance(outputs, dict):
         return dict(outputs)
@@ -109,6 +116,10 @@ def named_outputs(outputs, output_names=None, probabilities="softmax"):
         if output_names is None or len(output_names) != len(outputs):
             output_names = [f"output_{i}" for i in range(len(outputs))]
         return dict(zip(output_names, outputs))
+    if activation in ("softmax", "sigmoid"):
+        return {"probabilities": outputs}
+    if activation not in (None, "linear"):
+        return {"outputs": outputs}
     named = {"logits": outputs}
     if probabilities == "softmax":
         named["probabilities"] = tf.nn.softmax(outputs, axis=-1)

@@ -29,7 +29,9 @@ pytestmark = pytest.mark.tf_only
 SOURCE = os.path.join(os.path.dirname(__file__), "run_saved_model.c")
 TEXT_OP_LIBRARIES = sorted(
     glob.glob(
-        os.path.join(os.path.dirname(tensorflow_text.__file__), "python", "ops", "*.so")
+        os.path.join(
+            os.path.dirname(tensorflow_text.__file__), "python", "ops", "*.so"
+        )
     )
 )
 
@@ -81,7 +83,8 @@ def _format_input(name, value):
             (v.encode() if isinstance(v, str) else v).hex() or "-"
             for v in value.ravel()
         ]
-        return f"in {_tensor_ref(name)} string {value.ndim} {dims} {' '.join(items)}"
+        items = " ".join(items)
+        return f"in {_tensor_ref(name)} string {value.ndim} {dims} {items}"
     items = " ".join(str(int(v)) for v in value.ravel())
     return f"in {_tensor_ref(name)} int32 {value.ndim} {dims} {items}"
 
@@ -175,7 +178,9 @@ def test_c_api_serves_tokens_like_predict_without_op_libraries(
         for key, value in expected.items():
             np.testing.assert_allclose(served[key], value, rtol=0, atol=1e-5)
     assert "token_ids is longer than the maximum sequence length" in results[-2]
-    assert "padding_mask must have the same [batch, length] shape" in results[-1]
+    assert (
+        "padding_mask must have the same [batch, length] shape" in results[-1]
+    )
 
 
 def test_c_api_serves_text_with_tensorflow_text_op_libraries(
@@ -189,8 +194,7 @@ def test_c_api_serves_text_with_tensorflow_text_op_libraries(
     steps = introspect.preprocessor_steps(classifier_export.preprocessor)
     features = introspect.run_preprocessor(steps, tf.constant(TEXTS))
     logits = classifier_export.model.predict(
-        {k: np.asarray(v) for k, v in features.items() if k != "segment_ids"},
-        verbose=0,
+        {k: np.asarray(v) for k, v in features.items()}, verbose=0
     )
     np.testing.assert_allclose(served["logits"], logits, rtol=0, atol=1e-5)
     np.testing.assert_allclose(

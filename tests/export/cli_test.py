@@ -26,7 +26,7 @@ def trained(tmp_path_factory):
     """A classifier trained a few steps, saved as .keras, and its
     preprocessor saved as JSON."""
     directory = tmp_path_factory.mktemp("cli")
-    model = toy_models.classifier(seed=5)
+    model = toy_models.bigbird_classifier(seed=5)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-2),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -65,10 +65,6 @@ def test_cli_export_round_trip_serves_the_trained_model(trained):
         "toy",
         "--preprocessor",
         preprocessor_path,
-        "--max-sequence-length",
-        str(MAX_LENGTH),
-        "--vocabulary-size",
-        str(VOCAB),
         "--check",
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -92,8 +88,6 @@ def test_cli_export_round_trip_serves_the_trained_model(trained):
         texts=TEXTS,
         lengths=(5, MAX_LENGTH),
         batch_sizes=(2,),
-        max_sequence_length=MAX_LENGTH,
-        vocabulary_size=VOCAB,
     )
     assert report["serving_default"] <= 1e-5
     assert report["serve_text"] <= 1e-5
@@ -102,15 +96,32 @@ def test_cli_export_round_trip_serves_the_trained_model(trained):
 def test_cli_export_errors_are_reported(trained, tmp_path, capsys):
     _, model_path, _, _, _ = trained
     code = cli.main(
-        ["export", str(tmp_path / "missing.keras"), "--export-base",
-         str(tmp_path), "--name", "toy"]
+        [
+            "export",
+            str(tmp_path / "missing.keras"),
+            "--export-base",
+            str(tmp_path),
+            "--name",
+            "toy",
+        ]
     )
     assert code == 2
     assert "no model file" in capsys.readouterr().err
     code = cli.main(
-        ["export", model_path, "--export-base", str(tmp_path), "--name", "toy"]
+        [
+            "export",
+            model_path,
+            "--export-base",
+            str(tmp_path),
+            "--name",
+            "toy",
+            "--max-sequence-length",
+            str(MAX_LENGTH + 1),
+        ]
     )
     assert code == 2
-    assert "max_sequence_length" in capsys.readouterr().err
+    assert "exceeds the model's max_sequence_length (64)" in (
+        capsys.readouterr().err
+    )
     with pytest.raises(SystemExit):
         cli.main(["export", model_path])  # --export-base and --name required

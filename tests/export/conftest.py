@@ -22,15 +22,9 @@ def _export(tmp_path_factory, name, model, preprocessor=None):
     from keras_bigbird.export import export_for_serving
 
     base = tmp_path_factory.mktemp(f"{name}_serving")
-    path = export_for_serving(
-        model,
-        base,
-        name=name,
-        preprocessor=preprocessor,
-        max_sequence_length=MAX_LENGTH,
-        vocabulary_size=toy_models.VOCABULARY_SIZE,
-        num_segments=2 if "segment_ids" in model.input else None,
-    )
+    # The maximum length, vocabulary size and number of segments are read
+    # from the model (its encoder's attributes).
+    path = export_for_serving(model, base, name=name, preprocessor=preprocessor)
     return types.SimpleNamespace(
         model=model, preprocessor=preprocessor, base=base, path=path, name=name
     )
@@ -38,16 +32,18 @@ def _export(tmp_path_factory, name, model, preprocessor=None):
 
 @pytest.fixture(scope="session")
 def classifier_export(tmp_path_factory):
-    """A classifier (logits) with `serve_text` (WordPiece + BlockPacker)."""
+    """A BigBirdClassifier (logits) with `serve_text` (WordPiece +
+    BlockPacker)."""
     return _export(
         tmp_path_factory,
         "classifier",
-        toy_models.classifier(),
+        toy_models.bigbird_classifier(),
         toy_models.preprocessor(),
     )
 
 
 @pytest.fixture(scope="session")
 def encoder_export(tmp_path_factory):
-    """An encoder (sequence/pooled outputs, segment ids), tokens only."""
-    return _export(tmp_path_factory, "encoder", toy_models.encoder())
+    """A BigBirdEncoder (sequence/pooled outputs, segment ids), tokens
+    only."""
+    return _export(tmp_path_factory, "encoder", toy_models.bigbird_encoder())

@@ -1,22 +1,27 @@
 """Small models and a text preprocessor to export in the tests.
 
-Built from BigBirdAttention and stock Keras layers only (so a `.keras` file
-of them loads in a fresh process), with the inputs and outputs of the
-package's encoder and classifier: `token_ids`, `padding_mask` and optionally
-`segment_ids` in; `logits`, or `sequence_output` and `pooled_output`, out.
+`bigbird_encoder` and `bigbird_classifier` are the package's models in a
+tiny configuration. `classifier` is a plain functional model built from
+BigBirdAttention and stock Keras layers with the same inputs (`token_ids`,
+`padding_mask`, optionally `segment_ids`) and a logits output: the export
+takes any model of that shape.
 """
 
 import keras
 
 from keras_bigbird.layers.bigbird_attention import BigBirdAttention
+from keras_bigbird.models import BigBirdClassifier
+from keras_bigbird.models import BigBirdEncoder
 from keras_bigbird.preprocessing import BlockPacker
 from keras_bigbird.preprocessing import WordPieceTokenizer
 
+# fmt: off
 VOCABULARY = [
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
     "the", "a", "cat", "dog", "sat", "on", "mat", "and", "ran", "far",
     "##s", "##ed", "big", "bird", "reads", "long", "text", ".",
 ]
+# fmt: on
 VOCABULARY_SIZE = len(VOCABULARY)
 MAX_SEQUENCE_LENGTH = 64
 BLOCK_SIZE = 4
@@ -26,7 +31,9 @@ HIDDEN = 16
 def _inputs(with_segments):
     inputs = {
         "token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
-        "padding_mask": keras.Input((None,), dtype="int32", name="padding_mask"),
+        "padding_mask": keras.Input(
+            (None,), dtype="int32", name="padding_mask"
+        ),
     }
     if with_segments:
         inputs["segment_ids"] = keras.Input(
@@ -70,18 +77,26 @@ def classifier(num_classes=3, with_segments=False, seed=0):
     return keras.Model(inputs, logits, name="toy_classifier")
 
 
-def encoder(with_segments=True, seed=1):
-    """The encoder's outputs: `sequence_output` and `pooled_output`."""
+def bigbird_encoder(seed=0):
+    """A 2-layer BigBirdEncoder: blocks of 4, 1 random block, 2 segments."""
     keras.utils.set_random_seed(seed)
-    inputs = _inputs(with_segments)
-    x = _encode(inputs, seed)
-    first = keras.layers.Lambda(lambda t: t[:, 0], name="first_token")(x)
-    pooled = keras.layers.Dense(HIDDEN, activation="tanh", name="pooler")(first)
-    return keras.Model(
-        inputs,
-        {"sequence_output": x, "pooled_output": pooled},
-        name="toy_encoder",
+    return BigBirdEncoder(
+        vocabulary_size=VOCABULARY_SIZE,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=HIDDEN,
+        intermediate_dim=2 * HIDDEN,
+        max_sequence_length=MAX_SEQUENCE_LENGTH,
+        block_size=BLOCK_SIZE,
+        num_random_blocks=1,
+        num_segments=2,
+        seed=seed,
     )
+
+
+def bigbird_classifier(num_classes=3, seed=0):
+    """A BigBirdClassifier (logits) on `bigbird_encoder(seed)`."""
+    return BigBirdClassifier(bigbird_encoder(seed), num_classes=num_classes)
 
 
 def preprocessor(max_sequence_length=32, padding="block"):
