@@ -15,16 +15,20 @@ def pseudo_words(count, seed=0):
     return sorted(words)
 
 
-def documents(lengths, words, seed=0):
+def documents(lengths, words, seed=0, first_mark=None):
     """One document a length: that many words drawn from `words`.
 
     Sentences of 5 to 20 words end with a period and a line break, so the
-    text has punctuation and lines as real documents do.
+    text has punctuation and lines as real documents do. With `first_mark`
+    an int, document `i` starts with the word `d<first_mark + i>` (one of
+    its `length` words), which tells the tests where a document went.
     """
     rng = np.random.default_rng(seed)
     result = []
-    for length in lengths:
+    for index, length in enumerate(lengths):
         drawn = rng.choice(words, int(length))
+        if first_mark is not None:
+            drawn[0] = f"d{first_mark + index}"
         lines, start = [], 0
         while start < len(drawn):
             stop = start + int(rng.integers(5, 21))
