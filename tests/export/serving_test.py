@@ -132,6 +132,30 @@ def test_clean_process_matches_predict_encoder(encoder_export):
     assert report["serving_default"] <= 1e-5
 
 
+def test_original_random_pattern_serves_every_length(tmp_path):
+    # BigBirdAttention(random_pattern="bigbird_original") picks its random
+    # blocks from stored tables when the length is unknown while tracing,
+    # as it is in the exported graph.
+    model = toy_models.classifier(random_pattern="bigbird_original", seed=3)
+    path = export_for_serving(
+        model,
+        tmp_path,
+        name="original",
+        max_sequence_length=MAX_LENGTH,
+        vocabulary_size=VOCAB,
+        warmup_lengths=[8],
+    )
+    report = check.check_export(
+        path,
+        model,
+        lengths=LENGTHS,
+        batch_sizes=(2,),
+        max_sequence_length=MAX_LENGTH,
+        vocabulary_size=VOCAB,
+    )
+    assert report["serving_default"] <= 1e-5
+
+
 def test_check_export_catches_a_model_that_differs(encoder_export):
     other = toy_models.bigbird_encoder(seed=7)
     with pytest.raises(AssertionError, match="differs from model.predict"):

@@ -42,7 +42,7 @@ def _inputs(with_segments):
     return inputs
 
 
-def _encode(inputs, seed):
+def _encode(inputs, seed, random_pattern):
     x = keras.layers.Embedding(VOCABULARY_SIZE, HIDDEN, name="token_embedding")(
         inputs["token_ids"]
     )
@@ -57,6 +57,8 @@ def _encode(inputs, seed):
             block_size=BLOCK_SIZE,
             num_random_blocks=1,
             seed=seed + i,
+            random_pattern=random_pattern,
+            max_sequence_length=MAX_SEQUENCE_LENGTH,
             name=f"attention_{i}",
         )
         x = keras.layers.LayerNormalization(name=f"norm_{i}")(
@@ -65,11 +67,13 @@ def _encode(inputs, seed):
     return x
 
 
-def classifier(num_classes=3, with_segments=False, seed=0):
+def classifier(
+    num_classes=3, with_segments=False, seed=0, random_pattern="hashed"
+):
     """Embedding, two BigBirdAttention blocks, masked mean, Dense logits."""
     keras.utils.set_random_seed(seed)
     inputs = _inputs(with_segments)
-    x = _encode(inputs, seed)
+    x = _encode(inputs, seed, random_pattern)
     pooled = keras.layers.GlobalAveragePooling1D(name="pool")(
         x, mask=inputs["padding_mask"]
     )
