@@ -74,7 +74,7 @@ def _dataset_spec(name):
 
 
 def supported_datasets():
-    """Returns the names `load_long_text` accepts, each with its tasks."""
+    """Returns the dataset names `load_long_text` accepts."""
     names = ["imdb_reviews", "scientific_papers"]
     names += [
         f"scientific_papers/{c}" for c in _builder_configs("scientific_papers")
@@ -91,17 +91,12 @@ def load_long_text(
     tokenizer,
     packer,
     task="default",
-    batch_size=8,
-    bucketing=True,
-    bucket_width=None,
     shuffle=None,
-    shuffle_buffer_size=1024,
     seed=None,
-    skip_empty=False,
-    drop_remainder=False,
     data_dir=None,
     download=True,
     with_info=False,
+    **batch_options,
 ):
     """Loads a TFDS long-document dataset as batches for a BigBird model.
 
@@ -137,14 +132,15 @@ def load_long_text(
         packer: a `BlockPacker`.
         task: a task name above, `"default"` for the dataset's first, or
             `None` for unlabelled inputs.
-        batch_size, bucketing, bucket_width, shuffle_buffer_size, seed,
-        skip_empty, drop_remainder: as for `batch_long_text`.
-        shuffle: shuffle the files (`tfds.load(shuffle_files=...)`, seeded
-            with `seed`) and the documents; defaults to True for a split
-            starting with "train".
+        shuffle: shuffle the files (`tfds.load(shuffle_files=...)`) and the
+            documents; defaults to True for a split starting with "train".
+        seed: seeds both shuffles: the same seed gives the same batches.
         data_dir: the TFDS data directory (`tfds.load(data_dir=...)`).
         download: let `tfds.load` download and prepare the dataset.
         with_info: also return a `TextDataInfo`.
+        **batch_options: other `batch_long_text` arguments: `batch_size`,
+            `bucketing`, `bucket_width`, `shuffle_buffer_size`,
+            `skip_empty`, `drop_remainder`, `prefetch`.
 
     Returns:
         A `tf.data.Dataset` of `(inputs, label)` batches (`inputs` only with
@@ -217,18 +213,11 @@ def load_long_text(
         dataset,
         tokenizer,
         packer,
-        batch_size=batch_size,
-        bucketing=bucketing,
-        bucket_width=bucket_width,
         shuffle=shuffle,
-        shuffle_buffer_size=shuffle_buffer_size,
         seed=seed,
-        skip_empty=skip_empty,
         num_classes=num_classes,
-        drop_remainder=drop_remainder,
+        **batch_options,
     )
-    if not with_info:
-        return batches
     info = TextDataInfo(
         name=name,
         task=task,
@@ -236,4 +225,4 @@ def load_long_text(
         label_names=tuple(label_names) if label_names else None,
         description=description,
     )
-    return batches, info
+    return (batches, info) if with_info else batches

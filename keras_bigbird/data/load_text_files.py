@@ -223,15 +223,9 @@ def load_text_files(
     label_names=None,
     num_classes=None,
     file_format=None,
-    batch_size=8,
-    bucketing=True,
-    bucket_width=None,
-    shuffle=False,
-    shuffle_buffer_size=1024,
-    seed=None,
     skip_empty=False,
-    drop_remainder=False,
     with_info=False,
+    **batch_options,
 ):
     """Loads the user's long documents and labels as batches for BigBird.
 
@@ -253,8 +247,9 @@ def load_text_files(
 
     Everything is read and tokenized once, when the function is called, so
     that bad input fails here with a `ValueError` naming the file and the
-    row (CSV/TSV, header excluded) or line (JSONL): an empty document, a document that tokenizes to nothing (or use
-    `skip_empty=True` to drop them), a label out of range, a missing column.
+    row (CSV/TSV, header excluded) or line (JSONL): an empty document, a
+    document that tokenizes to nothing (or use `skip_empty=True` to drop
+    them), a label out of range, a missing column.
     The token ids are kept in memory (4 bytes a token); the batching is the
     `batch_long_text` pipeline.
 
@@ -271,10 +266,13 @@ def load_text_files(
             be in `[0, num_classes)`. Inferred when not given.
         file_format: one of `"csv"`, `"tsv"`, `"jsonl"`, `"txt"` to
             override the extension.
-        batch_size, bucketing, bucket_width, shuffle, shuffle_buffer_size,
-        seed, skip_empty, drop_remainder: as for `batch_long_text`.
+        skip_empty: drop the documents that are empty or tokenize to
+            nothing, rather than raise.
         with_info: also return a `TextDataInfo` (`num_classes`,
             `label_names`).
+        **batch_options: other `batch_long_text` arguments: `batch_size`,
+            `bucketing`, `bucket_width`, `shuffle` (default False),
+            `shuffle_buffer_size`, `seed`, `drop_remainder`, `prefetch`.
 
     Returns:
         A `tf.data.Dataset` of `(inputs, label)` batches (`inputs` alone
@@ -342,21 +340,7 @@ def load_text_files(
     else:
         names, num_classes = None, None
         dataset = tf.data.Dataset.from_tensor_slices(ids)
-    batches = batch_long_text(
-        dataset,
-        None,
-        packer,
-        batch_size=batch_size,
-        bucketing=bucketing,
-        bucket_width=bucket_width,
-        shuffle=shuffle,
-        shuffle_buffer_size=shuffle_buffer_size,
-        seed=seed,
-        skip_empty=skip_empty,
-        drop_remainder=drop_remainder,
-    )
-    if not with_info:
-        return batches
+    batches = batch_long_text(dataset, None, packer, **batch_options)
     info = TextDataInfo(
         name=os.fspath(paths[0]) if len(paths) == 1 else str(paths),
         task="classification" if labelled else None,
@@ -365,4 +349,4 @@ def load_text_files(
         description=f"documents from {text_column!r}"
         + (f", labels from {label_column!r}" if labelled else ""),
     )
-    return batches, info
+    return (batches, info) if with_info else batches

@@ -9,6 +9,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bigbird.preprocessing.tokenizer import Tokenizer
+from keras_bigbird.preprocessing.tokenizer import check_file_exists
 
 
 def read_model_proto(argument, value):
@@ -16,12 +17,7 @@ def read_model_proto(argument, value):
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     if isinstance(value, (str, os.PathLike)):
-        if not os.path.isfile(value):
-            raise ValueError(
-                f"Received an invalid value for argument `{argument}`: the "
-                f"SentencePiece model file does not exist. Received: "
-                f"{argument}={os.fspath(value)!r}"
-            )
+        check_file_exists(argument, value, "SentencePiece model file")
         with open(value, "rb") as f:
             return f.read()
     raise ValueError(
@@ -113,17 +109,11 @@ class SentencePieceTokenizer(Tokenizer):
         ]
         self._resolve_special_tokens()
         if self.fast:
-            self._sentencepiece = tf_text.FastSentencepieceTokenizer(proto)
+            self._text_tokenizer = tf_text.FastSentencepieceTokenizer(proto)
         else:
-            self._sentencepiece = tf_text.SentencepieceTokenizer(
+            self._text_tokenizer = tf_text.SentencepieceTokenizer(
                 proto, out_type=tf.int32
             )
-
-    def _tokenize(self, strings):
-        return tf.cast(self._sentencepiece.tokenize(strings), tf.int32)
-
-    def _detokenize(self, ids):
-        return self._sentencepiece.detokenize(ids)
 
     def get_config(self):
         config = super().get_config()

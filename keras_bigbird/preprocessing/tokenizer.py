@@ -1,5 +1,7 @@
 """`Tokenizer`: the base of the tensorflow-text tokenizer layers."""
 
+import os
+
 import keras
 import tensorflow as tf
 
@@ -14,14 +16,24 @@ SPECIAL_TOKENS = (
 )
 
 
+def check_file_exists(argument, path, what):
+    """Raises a `ValueError` naming `argument` if `path` is not a file."""
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"Received an invalid value for argument `{argument}`: the {what} "
+            f"does not exist. Received: {argument}={os.fspath(path)!r}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_bigbird")
 class Tokenizer(keras.layers.Layer):
     """Base layer: strings in, int32 token ids out, special tokens by name.
 
     Subclasses set `self._vocabulary` (a list of token strings, index = id)
-    and implement `_tokenize(strings)` (a 1-D string tensor to a ragged
-    `[batch, None]` id tensor) and `_detokenize(ids)` (a ragged id tensor to
-    a 1-D string tensor), then call `_resolve_special_tokens()`.
+    and `self._text_tokenizer` (a tensorflow-text tokenizer with `tokenize` and
+    `detokenize`), then call `_resolve_special_tokens()`; they may override
+    `_tokenize(strings)` (a 1-D string tensor to a ragged `[batch, None]` id
+    tensor) to normalize the text first.
 
     Calling the layer on a scalar string returns a 1-D int32 tensor; on a
     string tensor of shape `[batch]`, a `tf.RaggedTensor` `[batch, None]`;
@@ -133,6 +145,9 @@ class Tokenizer(keras.layers.Layer):
             )
         return self._token_to_id[token]
 
+    def _tokenize(self, strings):
+        return tf.cast(self._text_tokenizer.tokenize(strings), tf.int32)
+
     def call(self, inputs):
         inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
         if inputs.shape.rank == 0:
@@ -177,7 +192,7 @@ class Tokenizer(keras.layers.Layer):
                 ids,
             )
             ids = tf.ragged.boolean_mask(ids, keep)
-        return self._detokenize(ids)
+        return self._text_tokenizer.detokenize(ids)
 
     def compute_output_spec(self, inputs):
         shape = tuple(inputs.shape) + (None,)

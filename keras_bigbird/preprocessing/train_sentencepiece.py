@@ -4,6 +4,8 @@ import os
 
 import sentencepiece
 
+from keras_bigbird.preprocessing.tokenizer import check_file_exists
+
 
 def _lines(text, max_bytes):
     """Yields the lines of `text`, long ones cut at spaces to `max_bytes`."""
@@ -35,11 +37,7 @@ def _check_files(files):
             f"least one text file. Received: files={files!r}"
         )
     for path in files:
-        if not os.path.isfile(path):
-            raise ValueError(
-                "Received an invalid value for argument `files`: the file "
-                f"does not exist. Received: files={files!r} (missing: {path!r})"
-            )
+        check_file_exists("files", path, "file")
     return files
 
 

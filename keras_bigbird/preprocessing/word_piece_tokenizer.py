@@ -7,18 +7,14 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bigbird.preprocessing.tokenizer import Tokenizer
+from keras_bigbird.preprocessing.tokenizer import check_file_exists
 from keras_bigbird.utils import checks
 
 
 def read_vocabulary(argument, value):
     """Returns a list of tokens from a list or a one-token-a-line file."""
     if isinstance(value, (str, os.PathLike)):
-        if not os.path.isfile(value):
-            raise ValueError(
-                f"Received an invalid value for argument `{argument}`: the "
-                f"vocabulary file does not exist. Received: "
-                f"{argument}={os.fspath(value)!r}"
-            )
+        check_file_exists(argument, value, "vocabulary file")
         with open(value, encoding="utf-8") as f:
             value = [line.rstrip("\r\n") for line in f]
         while value and not value[-1]:
@@ -105,7 +101,7 @@ class WordPieceTokenizer(Tokenizer):
         self._vocabulary = vocabulary
         self._resolve_special_tokens()
         try:
-            self._wordpiece = tf_text.FastWordpieceTokenizer(
+            self._text_tokenizer = tf_text.FastWordpieceTokenizer(
                 vocab=vocabulary,
                 suffix_indicator=suffix_indicator,
                 max_bytes_per_word=max_bytes_per_word,
@@ -131,10 +127,7 @@ class WordPieceTokenizer(Tokenizer):
                 tf_text.case_fold_utf8(strings), "NFD"
             )
             strings = tf.strings.regex_replace(strings, r"\p{Mn}", "")
-        return tf.cast(self._wordpiece.tokenize(strings), tf.int32)
-
-    def _detokenize(self, ids):
-        return self._wordpiece.detokenize(ids)
+        return super()._tokenize(strings)
 
     def get_config(self):
         config = super().get_config()
