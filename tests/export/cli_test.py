@@ -67,7 +67,9 @@ def test_cli_export_round_trip_serves_the_trained_model(trained):
         preprocessor_path,
         "--check",
     ]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    # Started under JAX, the command re-runs itself with the TensorFlow
+    # backend (a SavedModel needs TensorFlow tensors).
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="jax")
     done = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=600
     )
