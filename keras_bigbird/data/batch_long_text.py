@@ -103,7 +103,10 @@ def batch_long_text(
 
     Bucketing changes the order of the documents (a batch is emitted when
     its bucket is full, and the last, partial batches at the end). It is
-    deterministic: the same input order gives the same batches.
+    deterministic: the same input order gives the same batches. Each pass
+    ends with at most one partial batch per bucket
+    (`max_sequence_length / bucket_width` of them): on a small dataset, widen
+    `bucket_width` (or set `drop_remainder=True`).
 
     Args:
         dataset: a `tf.data.Dataset` of documents: scalar strings, or

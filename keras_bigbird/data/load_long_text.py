@@ -171,14 +171,14 @@ def load_long_text(
             f"Received an invalid value for argument `task` for {base!r}, "
             f"expected one of {list(tasks) + [None]}. Received: task={task!r}"
         )
-    if task == "sentiment" and "unsupervised" in split:
+    if task == "sentiment" and "unsupervised" in str(split):
         raise ValueError(
             "Received an invalid value for argument `split`: the "
             "'unsupervised' split of imdb_reviews has no labels (label -1); "
             f"pass task=None. Received: split={split!r}"
         )
     if shuffle is None:
-        shuffle = split.startswith("train")
+        shuffle = str(split).startswith("train")
     label_fn, label_names, description = (
         tasks[task] if task else (None, None, "")
     )
