@@ -58,7 +58,16 @@ static void load_libraries(int count, char **paths, TF_Status *status) {
   }
 }
 
-static TF_Output find_output(TF_Graph *graph, const char *name, int index) {
+/* Reads "KEYWORD OP_NAME INDEX" and returns that graph tensor. */
+static TF_Output read_tensor_ref(FILE *f, TF_Graph *graph, const char *keyword) {
+  char token[MAX_TOKEN], name[MAX_TOKEN];
+  read_token(f, token);
+  if (strcmp(token, keyword) != 0) {
+    fprintf(stderr, "expected '%s', read '%s'\n", keyword, token);
+    exit(2);
+  }
+  read_token(f, name);
+  int index = (int)read_long(f);
   TF_Operation *op = TF_GraphOperationByName(graph, name);
   if (op == NULL) {
     fprintf(stderr, "no operation named %s in the graph\n", name);
@@ -211,19 +220,11 @@ int main(int argc, char **argv) {
     TF_Output inputs[MAX_TENSORS], outputs[MAX_TENSORS];
     TF_Tensor *input_values[MAX_TENSORS], *output_values[MAX_TENSORS];
     for (int i = 0; i < num_inputs; ++i) {
-      read_token(requests, token); /* "in" */
-      char name[MAX_TOKEN];
-      read_token(requests, name);
-      int index = (int)read_long(requests);
-      inputs[i] = find_output(graph, name, index);
+      inputs[i] = read_tensor_ref(requests, graph, "in");
       input_values[i] = read_tensor(requests);
     }
     for (int i = 0; i < num_outputs; ++i) {
-      read_token(requests, token); /* "out" */
-      char name[MAX_TOKEN];
-      read_token(requests, name);
-      int index = (int)read_long(requests);
-      outputs[i] = find_output(graph, name, index);
+      outputs[i] = read_tensor_ref(requests, graph, "out");
       output_values[i] = NULL;
     }
     TF_SessionRun(session, NULL, inputs, input_values, num_inputs, outputs,

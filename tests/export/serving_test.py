@@ -49,29 +49,41 @@ def test_versions_count_up_and_are_never_overwritten_by_accident(tmp_path):
     assert sorted(os.listdir(tmp_path / "m")) == ["1", "2", "not_a_version"]
 
 
-def test_invalid_arguments_are_rejected_before_writing(tmp_path):
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_sequence_length": None}, "Cannot tell the model's maximum"),
+        ({"name": "a/b"}, "invalid value for argument `name`"),
+        ({"probabilities": "argmax"}, "argument `probabilities`"),
+        ({"warmup_lengths": [MAX_LENGTH + 1]}, "`warmup_lengths`"),
+        ({"preprocessor": "not callable"}, "must be a callable"),
+    ],
+)
+def test_invalid_arguments_are_rejected_before_writing(
+    tmp_path, kwargs, message
+):
     model = toy_models.classifier()
-    with pytest.raises(ValueError, match="max_sequence_length"):
-        export_for_serving(model, tmp_path, name="m")
-    with pytest.raises(ValueError, match="name"):
-        export_for_serving(
-            model, tmp_path, name="a/b", max_sequence_length=MAX_LENGTH
-        )
-    with pytest.raises(ValueError, match="probabilities"):
-        export_for_serving(
-            model,
-            tmp_path,
-            name="m",
-            max_sequence_length=MAX_LENGTH,
-            probabilities="argmax",
-        )
+    arguments = dict(name="m", max_sequence_length=MAX_LENGTH)
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        export_for_serving(model, tmp_path, **arguments)
+    assert not os.listdir(tmp_path)
+
+
+def test_preprocessor_longer_than_the_model_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="packs to 128 tokens"):
         export_for_serving(
-            model,
+            toy_models.bigbird_classifier(),
             tmp_path,
             name="m",
-            max_sequence_length=MAX_LENGTH,
             preprocessor=toy_models.preprocessor(max_sequence_length=128),
+        )
+    with pytest.raises(ValueError, match="exceeds the model's"):
+        export_for_serving(
+            toy_models.bigbird_classifier(),
+            tmp_path,
+            name="m",
+            max_sequence_length=MAX_LENGTH * 2,
         )
     assert not os.listdir(tmp_path)
 
