@@ -98,7 +98,8 @@ def random_blocks(num_blocks, num_heads, num_random_blocks, seed, xp=ops):
     valid = picks >= 0
     left = left[..., None]
     blocks = xp.where(picks < left, 1 + picks, rows[..., None] + 2 + picks - left)
-    return xp.where(valid, blocks, 0), valid
+    # int32 also with numpy, whose `mod` of two Python ints is int64.
+    return xp.cast(xp.where(valid, blocks, 0), "int32"), valid
 
 
 def key_block_table(num_blocks, num_heads, num_random_blocks, seed, xp=ops):
