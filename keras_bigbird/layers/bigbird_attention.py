@@ -401,12 +401,15 @@ class BigBirdAttention(keras.layers.Layer):
             # Only taken where the original attends every key.
             mask = key_mask[:, None, None, :]
             return block_sparse.dense_attention(q, k, v, mask, dropout)
-        graph = random_pattern.token_graph(
-            q.shape[2],
-            self.block_size,
-            self.num_heads,
-            self.num_random_blocks,
-            self.seed,
+        # A constant: computed with numpy (the length is static here).
+        graph = ops.convert_to_tensor(
+            random_pattern.attention_graph(
+                q.shape[2],
+                self.block_size,
+                self.num_heads,
+                self.num_random_blocks,
+                self.seed,
+            )
         )
         mask = ops.logical_and(graph[None], key_mask[:, None, None, :])
         return block_sparse.dense_attention(q, k, v, mask, dropout)
@@ -422,6 +425,18 @@ class BigBirdAttention(keras.layers.Layer):
                 self.seed,
                 self.max_sequence_length,
             )
+        if isinstance(num_blocks, int):
+            # A static length: the table is a constant, computed with numpy.
+            # With `keras.ops` eager JAX would compile every one of the
+            # hash's element-wise ops for each new length (seconds per call).
+            blocks, valid = random_pattern.key_block_table(
+                num_blocks,
+                self.num_heads,
+                self.num_random_blocks,
+                self.seed,
+                random_pattern.NUMPY,
+            )
+            return ops.convert_to_tensor(blocks), ops.convert_to_tensor(valid)
         return random_pattern.key_block_table(
             num_blocks, self.num_heads, self.num_random_blocks, self.seed
         )
