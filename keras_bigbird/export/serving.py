@@ -151,8 +151,8 @@ def export_for_serving(
     if model_maximum is not None and max_sequence_length > model_maximum:
         raise ValueError(
             f"max_sequence_length={max_sequence_length} exceeds the model's "
-            f"max_sequence_length ({model_maximum}): longer inputs have no "
-            "position embedding."
+            f"max_sequence_length ({model_maximum}), the longest input it "
+            "takes."
         )
     if vocabulary_size is None:
         vocabulary_size = introspect.model_attribute(model, "vocabulary_size")
@@ -190,9 +190,6 @@ def export_for_serving(
             outputs, output_names, probabilities, activation
         )
 
-    def serve_tokens(features):
-        return run_model(features)
-
     def serve_text(text):
         preprocessed = introspect.run_preprocessor(steps, text)
         return run_model(signatures.packed_features(preprocessed, input_names))
@@ -207,7 +204,7 @@ def export_for_serving(
         # `jit_compile`); the first endpoint is `serving_default`.
         archive.add_endpoint(
             SERVING_DEFAULT,
-            serve_tokens,
+            run_model,
             input_signature=signatures.token_input_signature(input_names),
         )
         if steps is not None:
