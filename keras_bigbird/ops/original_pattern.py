@@ -344,28 +344,33 @@ def key_block_table(
         num_random_blocks]` int32 and bool.
     """
     if isinstance(num_blocks, (int, np.integer)):
-        rand = xp.convert_to_tensor(
-            original_random_blocks(
-                num_blocks,
-                block_size,
-                num_heads,
-                num_random_blocks,
-                seed,
-                max_sequence_length,
-            )
-        )
-    else:
-        _check_common(
-            block_size, num_heads, num_random_blocks, seed, max_sequence_length
-        )
-        rand = _dynamic_random_blocks(
+        # A static length: constants computed with numpy (also when `xp` is
+        # `keras.ops`, so eager backends compile nothing per length).
+        rand = original_random_blocks(
             num_blocks,
             block_size,
             num_heads,
             num_random_blocks,
-            int(seed),
+            seed,
             max_sequence_length,
         )
+        fixed, fixed_valid = random_pattern.key_block_table(
+            int(num_blocks), num_heads, 0, 0, random_pattern.NUMPY
+        )
+        blocks = np.concatenate([fixed.astype(np.int32), rand], axis=-1)
+        valid = np.concatenate([fixed_valid, np.ones_like(rand, bool)], axis=-1)
+        return xp.convert_to_tensor(blocks), xp.convert_to_tensor(valid)
+    _check_common(
+        block_size, num_heads, num_random_blocks, seed, max_sequence_length
+    )
+    rand = _dynamic_random_blocks(
+        num_blocks,
+        block_size,
+        num_heads,
+        num_random_blocks,
+        int(seed),
+        max_sequence_length,
+    )
     fixed, fixed_valid = random_pattern.key_block_table(
         num_blocks, num_heads, 0, 0, xp
     )

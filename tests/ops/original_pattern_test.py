@@ -152,11 +152,17 @@ def probs_and_random_blocks(module, hidden, mask, block_size):
         return gather(params, indices)
 
     module.torch_gather_b2 = recording_gather
+    context, probs = run_block_sparse(module, hidden, mask, block_size)
+    return context, probs.numpy(), captured[0]
+
+
+def run_block_sparse(module, hidden, mask, block_size):
+    """A block-sparse HF module on `hidden` with the model's masks."""
     blocked, band, from_mask, to_mask = (
         big_bird.BigBirdModel.create_masks_for_block_sparse_attn(mask, block_size)
     )
     with global_numpy_state_kept(), torch.no_grad():
-        context, probs = module(
+        return module(
             hidden,
             band_mask=band,
             from_mask=from_mask,
@@ -164,7 +170,6 @@ def probs_and_random_blocks(module, hidden, mask, block_size):
             from_blocked_mask=blocked,
             to_blocked_mask=blocked,
         )
-    return context, probs.numpy(), captured[0]
 
 
 @pytest.mark.parametrize("length", [768, 1024, 1536, 2048, 4096])
@@ -251,23 +256,11 @@ def hf_attention_output(hf_attention, x, mask, block_size, sparse):
     pad = -length % block_size if sparse else 0
     hidden = torch.from_numpy(np.pad(x, ((0, 0), (0, pad), (0, 0))))
     mask = torch.from_numpy(np.pad(mask, ((0, 0), (0, pad))).astype("float32"))
-    with global_numpy_state_kept(), torch.no_grad():
-        if sparse:
-            blocked, band, from_mask, to_mask = (
-                big_bird.BigBirdModel.create_masks_for_block_sparse_attn(
-                    mask, block_size
-                )
-            )
-            out, _ = hf_attention(
-                hidden,
-                band_mask=band,
-                from_mask=from_mask,
-                to_mask=to_mask,
-                from_blocked_mask=blocked,
-                to_blocked_mask=blocked,
-            )
-        else:
-            additive = (1.0 - mask)[:, None, None, :] * -1e9
+    if sparse:
+        out, _ = run_block_sparse(hf_attention, hidden, mask, block_size)
+    else:
+        additive = (1.0 - mask)[:, None, None, :] * -1e9
+        with torch.no_grad():
             out, _ = hf_attention(hidden, attention_mask=additive)
     return out.numpy()[:, :length]
 

@@ -1,0 +1,96 @@
+"""Convert a pretrained BigBird checkpoint into a `.keras` model file.
+
+`--from transformers PATH`: a `save_pretrained` directory (config.json and
+model.safetensors or pytorch_model.bin); classification and question
+answering heads are converted when present. `--from google PATH`: an
+original google-research TF checkpoint prefix, with `--config` giving its
+parameters. The converted encoder uses the random attention pattern the
+checkpoint was trained with. With `--tokenizer-output`, the checkpoint's
+SentencePiece model is also written as a serialized tokenizer layer (JSON),
+which `keras-bigbird export --preprocessor` accepts after a packer.
+"""
+
+import json
+import os
+import sys
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--from",
+        dest="source",
+        choices=("transformers", "google"),
+        required=True,
+        help="checkpoint format",
+    )
+    parser.add_argument("path", help="checkpoint directory or prefix")
+    parser.add_argument(
+        "--output", required=True, help="path of the .keras file to write"
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="JSON parameters of a google checkpoint (required for google)",
+    )
+    parser.add_argument(
+        "--head",
+        choices=("auto", "none", "classifier", "question_answerer"),
+        default="auto",
+        help="transformers: which head to convert (default: the one present)",
+    )
+    parser.add_argument(
+        "--random-pattern",
+        choices=("bigbird_original", "hashed"),
+        default="bigbird_original",
+        help="random attention pattern (default: the pretrained one)",
+    )
+    parser.add_argument(
+        "--tokenizer-output",
+        default=None,
+        help="also write the checkpoint's SentencePiece tokenizer (JSON)",
+    )
+    parser.add_argument("--overwrite", action="store_true")
+
+
+def _fail(message):
+    print(f"keras-bigbird convert: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args):
+    import keras
+
+    from keras_bigbird import convert
+
+    if not args.output.endswith(".keras"):
+        return _fail(f"--output must end in .keras. Received: {args.output}")
+    for path in (args.output, args.tokenizer_output):
+        if path and os.path.exists(path) and not args.overwrite:
+            return _fail(f"{path} exists (pass --overwrite to replace it)")
+    try:
+        if args.source == "transformers":
+            model = convert.from_transformers(
+                args.path, head=args.head, random_pattern=args.random_pattern
+            )
+        else:
+            if not args.config:
+                return _fail("--from google needs --config")
+            model = convert.from_google_checkpoint(
+                args.path, args.config, random_pattern=args.random_pattern
+            )
+        tokenizer = None
+        if args.tokenizer_output:
+            directory = args.path if os.path.isdir(args.path) else (
+                os.path.dirname(args.path) or "."
+            )
+            tokenizer = convert.tokenizer_from_checkpoint(directory)
+    except ValueError as error:
+        return _fail(str(error))
+    model.save(args.output)
+    print(f"Wrote {type(model).__name__} ({model.count_params():,} "
+          f"parameters) to {args.output}")
+    if tokenizer is not None:
+        with open(args.tokenizer_output, "w") as f:
+            json.dump(keras.saving.serialize_keras_object(tokenizer), f)
+        print(f"Wrote the tokenizer to {args.tokenizer_output}")
+    return 0
