@@ -1,5 +1,7 @@
 """keras_bigbird: BigBird block-sparse attention for Keras 3."""
 
+# `convert` registers the converted models' classes for `.keras` loading.
+from keras_bigbird import convert
 from keras_bigbird import layers
 from keras_bigbird import models
 from keras_bigbird import ops

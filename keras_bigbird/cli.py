@@ -11,9 +11,21 @@ import sys
 
 # name -> (module, one-line help)
 COMMANDS = {
+    "convert": (
+        "keras_bigbird.convert.command",
+        "convert a transformers or google BigBird checkpoint to .keras",
+    ),
     "export": (
         "keras_bigbird.export.command",
         "export a .keras model as a TF Serving SavedModel version",
+    ),
+    "train": (
+        "keras_bigbird.training.command",
+        "train a BigBirdClassifier on files or a TFDS dataset and save it",
+    ),
+    "info": (
+        "keras_bigbird.info",
+        "versions, Keras backend, devices and XLA availability",
     ),
 }
 
