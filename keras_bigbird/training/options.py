@@ -1,0 +1,259 @@
+"""Command-line options of `keras-bigbird train` and the examples.
+
+A run is configured by a dict of options. `parse_config` fills it from, in
+increasing priority: the parser's defaults, a JSON `--config` file, a smoke
+preset (`--smoke`, examples only) and the flags given on the command line.
+"""
+
+import argparse
+import json
+
+# Every option of `train()`, with its default.
+DEFAULTS = {
+    # Data: the user's files ...
+    "data": None,
+    "validation_data": None,
+    "test_data": None,
+    "text_column": "text",
+    "label_column": "label",
+    "label_names": None,
+    "num_classes": None,
+    "file_format": None,
+    # ... or a TFDS dataset.
+    "tfds": None,
+    "task": "default",
+    "train_split": "train",
+    "validation_split": None,
+    "test_split": None,
+    "data_dir": None,
+    "download": True,
+    "skip_empty": False,
+    # Tokenizer.
+    "sentencepiece_model": None,
+    "wordpiece_vocabulary": None,
+    "lowercase": False,
+    "vocabulary_size": 8000,
+    "tokenizer_documents": 10000,
+    # Model.
+    "preset": "bigbird_tiny",
+    "encoder_config": None,
+    "max_sequence_length": 1024,
+    "dropout": 0.1,
+    "seed": 0,
+    # Fit.
+    "output_dir": None,
+    "batch_size": 8,
+    "bucket_width": None,
+    "epochs": 2,
+    "steps_per_epoch": None,
+    "learning_rate": 1e-3,
+}
+
+
+def _json_object(text):
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object {...}")
+    return value
+
+
+def add_data_arguments(parser):
+    group = parser.add_argument_group(
+        "data", "the user's files (--data) or a TFDS dataset (--tfds)"
+    )
+    group.add_argument(
+        "--data",
+        nargs="+",
+        metavar="PATH",
+        help="training documents: CSV/TSV/JSONL files with a text and a "
+        "label column, or a directory of <label>/<doc>.txt",
+    )
+    group.add_argument(
+        "--validation-data",
+        nargs="+",
+        metavar="PATH",
+        help="validation documents, evaluated after each epoch",
+    )
+    group.add_argument(
+        "--test-data",
+        nargs="+",
+        metavar="PATH",
+        help="test documents, evaluated once at the end (None: the "
+        "validation documents)",
+    )
+    group.add_argument("--text-column", help="column / key of the text")
+    group.add_argument("--label-column", help="column / key of the label")
+    group.add_argument(
+        "--label-names", nargs="+", help="class names in label order"
+    )
+    group.add_argument(
+        "--num-classes",
+        type=int,
+        help="classes of integer labels (None: the largest label + 1)",
+    )
+    group.add_argument(
+        "--file-format",
+        choices=("csv", "tsv", "jsonl", "txt"),
+        help="None: from the file extension",
+    )
+    group.add_argument(
+        "--tfds",
+        metavar="NAME",
+        help="a keras_bigbird.data.load_long_text dataset, e.g. imdb_reviews",
+    )
+    group.add_argument(
+        "--task",
+        help="the load_long_text task (\"default\": the dataset's first)",
+    )
+    group.add_argument("--train-split", help="TFDS split to train on")
+    group.add_argument(
+        "--validation-split", help="TFDS split evaluated after each epoch"
+    )
+    group.add_argument(
+        "--test-split", help="TFDS split evaluated once at the end"
+    )
+    group.add_argument("--data-dir", help="the TFDS data directory")
+    group.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="do not let tfds.load download and prepare the dataset",
+    )
+    group.add_argument(
+        "--skip-empty",
+        action="store_true",
+        help="drop documents that are empty or tokenize to nothing",
+    )
+
+
+def add_tokenizer_arguments(parser):
+    group = parser.add_argument_group(
+        "tokenizer",
+        "an existing vocabulary, or a SentencePiece model trained on the "
+        "training texts and saved beside the model",
+    )
+    group.add_argument("--sentencepiece-model", metavar="FILE")
+    group.add_argument(
+        "--wordpiece-vocabulary", metavar="FILE", help="one token a line"
+    )
+    group.add_argument(
+        "--lowercase", action="store_true", help="case-fold (WordPiece)"
+    )
+    group.add_argument(
+        "--vocabulary-size",
+        type=int,
+        help="size of the SentencePiece vocabulary trained",
+    )
+    group.add_argument(
+        "--tokenizer-documents",
+        type=int,
+        help="documents the SentencePiece model is trained on",
+    )
+
+
+def add_model_arguments(parser):
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--preset",
+        help="BigBirdEncoder preset: bigbird_tiny, bigbird_roberta_base, "
+        "bigbird_roberta_large (architecture only: no weights)",
+    )
+    group.add_argument(
+        "--encoder-config",
+        type=_json_object,
+        metavar="JSON",
+        help='BigBirdEncoder arguments overriding the preset, e.g. '
+        '\'{"num_layers": 4, "block_size": 32}\'',
+    )
+    group.add_argument(
+        "--max-sequence-length",
+        type=int,
+        help="tokens a sequence, special tokens included; longer documents "
+        "are truncated (a multiple of the block size)",
+    )
+    group.add_argument("--dropout", type=float, help="dropout of the head")
+    group.add_argument(
+        "--seed", type=int, help="seeds weights, dropout and shuffling"
+    )
+
+
+def add_fit_arguments(parser):
+    group = parser.add_argument_group("training")
+    group.add_argument(
+        "--output-dir",
+        help="model.keras, checkpoint.keras, logs/ (TensorBoard), the "
+        "tokenizer and figures.json go here",
+    )
+    group.add_argument("--batch-size", type=int, help="sequences a batch")
+    group.add_argument(
+        "--bucket-width",
+        type=int,
+        help="width of the length buckets (None: the block size)",
+    )
+    group.add_argument("--epochs", type=int, help="passes over the data")
+    group.add_argument(
+        "--steps-per-epoch", type=int, help="None: the whole training set"
+    )
+    group.add_argument(
+        "--learning-rate", type=float, help="of Adam (clipnorm 1)"
+    )
+
+
+def add_config_argument(parser):
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a JSON object of options (keys as the flags, with "
+        "underscores: {\"tfds\": \"imdb_reviews\", \"max_sequence_length\": "
+        "4096}); flags given on the command line win",
+    )
+
+
+def parse_config(parser, argv=None, defaults=None, smoke=None):
+    """Parses `argv` into a dict of options.
+
+    Priority, lowest first: `defaults` (for the flags the parser knows),
+    the JSON file of `--config` (if the parser has that flag), `smoke` (if
+    the parser has a `--smoke` flag and it is given) and the flags in
+    `argv`. Unknown keys in the config file are an error.
+
+    Args:
+        parser: an `argparse.ArgumentParser` whose flags default to `None`
+            (or are store_true/store_false flags).
+        argv: the arguments, `sys.argv[1:]` if `None`.
+        defaults: a dict of default values, e.g. `DEFAULTS` updated by an
+            example.
+        smoke: the values `--smoke` applies.
+
+    Returns:
+        A dict: option name (`dest`) to value.
+    """
+    known = {action.dest for action in parser._actions}
+    parser.set_defaults(
+        **{k: v for k, v in (defaults or {}).items() if k in known}
+    )
+    first = parser.parse_args(argv)
+    overrides = {}
+    if getattr(first, "config", None):
+        with open(first.config) as f:
+            try:
+                overrides = json.load(f)
+            except json.JSONDecodeError as error:
+                parser.error(f"--config {first.config}: not JSON ({error})")
+        if not isinstance(overrides, dict):
+            parser.error(f"--config {first.config}: expected a JSON object")
+        unknown = sorted(set(overrides) - known - {"config", "help"})
+        if unknown:
+            parser.error(
+                f"--config {first.config}: unknown options {unknown}; "
+                f"expected some of {sorted(known - {'help', 'config'})}"
+            )
+    if getattr(first, "smoke", False):
+        overrides.update(smoke or {})
+    parser.set_defaults(**overrides)
+    config = vars(parser.parse_args(argv))
+    config.pop("config", None)
+    return config

@@ -1,0 +1,243 @@
+"""`train`: documents and labels to a saved `BigBirdClassifier`."""
+
+import functools
+import json
+import os
+
+import keras
+
+from keras_bigbird.data import load_long_text
+from keras_bigbird.data import load_text_files
+from keras_bigbird.models import BigBirdClassifier
+from keras_bigbird.models import BigBirdEncoder
+from keras_bigbird.preprocessing import BlockPacker
+from keras_bigbird.training.loop import fit_evaluate_save
+from keras_bigbird.training.loop import report
+from keras_bigbird.training.options import DEFAULTS
+from keras_bigbird.training.text import compile_for_task
+from keras_bigbird.training.text import corpus_texts
+from keras_bigbird.training.text import label_baseline
+from keras_bigbird.training.text import text_tokenizer
+
+CONFIG_FILE = "config.json"
+
+
+def _check_config(config):
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"Received unknown options {unknown}; expected some of "
+            f"{sorted(DEFAULTS)}."
+        )
+    config = {**DEFAULTS, **config}
+    if not config["output_dir"]:
+        raise ValueError(
+            "Received an invalid value for option `output_dir`, expected the "
+            "directory of the trained model. Received: output_dir="
+            f"{config['output_dir']!r}"
+        )
+    if bool(config["data"]) == bool(config["tfds"]):
+        raise ValueError(
+            "Give exactly one of `data` (the user's files) and `tfds` (a "
+            f"dataset name). Received: data={config['data']!r}, "
+            f"tfds={config['tfds']!r}"
+        )
+    return config
+
+
+def _training_texts(config):
+    """The raw training documents, for a new SentencePiece model."""
+    if config["tfds"]:
+        return corpus_texts(
+            config["tfds"],
+            split=config["train_split"],
+            limit=config["tokenizer_documents"],
+            data_dir=config["data_dir"],
+            download=config["download"],
+        )
+    paths = config["data"]
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else paths
+    texts = []
+    for path in paths:
+        texts += corpus_texts(
+            path,
+            text_column=config["text_column"],
+            file_format=config["file_format"],
+        )
+    return texts[: config["tokenizer_documents"]]
+
+
+def _load_data(config, tokenizer, packer):
+    """Returns `(train, validation, test, info)`; missing splits are None."""
+    options = dict(
+        tokenizer=tokenizer,
+        packer=packer,
+        batch_size=config["batch_size"],
+        bucket_width=config["bucket_width"],
+        skip_empty=config["skip_empty"],
+        seed=config["seed"],
+    )
+    if config["tfds"]:
+        load = functools.partial(
+            load_long_text,
+            config["tfds"],
+            task=config["task"],
+            data_dir=config["data_dir"],
+            download=config["download"],
+            **options,
+        )
+        splits = (
+            config["train_split"],
+            config["validation_split"],
+            config["test_split"],
+        )
+    else:
+        load = functools.partial(
+            load_text_files,
+            text_column=config["text_column"],
+            label_column=config["label_column"],
+            file_format=config["file_format"],
+            label_names=config["label_names"],
+            num_classes=config["num_classes"],
+            **options,
+        )
+        splits = (config["data"], config["validation_data"], config["test_data"])
+    train, info = load(splits[0], with_info=True, shuffle=True)
+    if info.task is None:
+        raise ValueError(
+            "Received unlabelled training data: `train` needs labels "
+            f"(a label column, or a TFDS task). Received: {info.name!r}"
+        )
+    if not config["tfds"]:
+        # Evaluation files map their labels as the training files do.
+        load = functools.partial(
+            load, label_names=info.label_names, num_classes=info.num_classes
+        )
+    others = [
+        load(split, shuffle=False) if split else None for split in splits[1:]
+    ]
+    return (train, *others, info)
+
+
+def encoder_from_options(config, vocabulary_size):
+    """A `BigBirdEncoder` (no weights) from the options of a run.
+
+    The `preset` architecture with `vocabulary_size` ids, `max_sequence_length`
+    positions and `seed`, then the `encoder_config` overrides.
+    """
+    return BigBirdEncoder.from_preset(
+        config.get("preset", DEFAULTS["preset"]),
+        **{
+            "vocabulary_size": vocabulary_size,
+            "max_sequence_length": config.get(
+                "max_sequence_length", DEFAULTS["max_sequence_length"]
+            ),
+            "seed": config.get("seed", DEFAULTS["seed"]),
+            **(config.get("encoder_config") or {}),
+        },
+    )
+
+
+def train(config):
+    """Trains a `BigBirdClassifier` on documents and labels, and saves it.
+
+    The steps, each a public function of the package:
+
+    1. A tokenizer: the SentencePiece model or WordPiece vocabulary given,
+       or a SentencePiece model trained on up to `tokenizer_documents`
+       training documents (`train_sentencepiece`), saved in `output_dir`.
+    2. A `BigBirdEncoder` from `preset` (architecture only, no pretrained
+       weights) sized to the vocabulary and `max_sequence_length`, and a
+       `BlockPacker` with its block size.
+    3. The data: `load_text_files` on `data` (CSV, TSV, JSONL, a directory
+       of `<label>/<document>.txt`) or `load_long_text` on the TFDS dataset
+       `tfds`, as length-bucketed batches.
+    4. A `BigBirdClassifier` head: logits of `num_classes` for a
+       classification task, one value trained with the mean squared error
+       for a regression task (`scientific_papers/*`'s `abstract_length`).
+    5. `model.fit` with `ModelCheckpoint` and `TensorBoard`, `evaluate` on
+       the test data (else the validation data), and the files in
+       `output_dir`: `model.keras`, `checkpoint.keras`, `logs/`, the
+       tokenizer vocabulary, `preprocessor.json` (the tokenizer and packer,
+       for `keras-bigbird export --preprocessor`), `config.json` (these
+       options with the label names) and `figures.json`.
+
+    The figures printed and saved are the evaluation metrics and the score
+    of the best constant prediction on the same data (majority-class
+    accuracy, or the RMSE of predicting the mean), so a reader can tell
+    whether the model learned anything.
+
+    Args:
+        config: a dict of options; see `keras_bigbird.training.DEFAULTS`
+            and `keras-bigbird train --help` (the keys are the flags with
+            underscores). `output_dir` and one of `data` / `tfds` are
+            required.
+
+    Returns:
+        A `TrainingResult` whose `figures` holds the printed figures.
+
+    Example:
+
+    ```python
+    result = train({
+        "data": "reviews.csv", "validation_data": "reviews_valid.csv",
+        "text_column": "body", "label_column": "stars",
+        "output_dir": "runs/reviews", "max_sequence_length": 2048,
+    })
+    keras.saving.load_model(result.model_path)
+    ```
+    """
+    config = _check_config(config)
+    output_dir = config["output_dir"]
+    keras.utils.set_random_seed(config["seed"])
+    tokenizer = text_tokenizer(
+        output_dir,
+        sentencepiece_model=config["sentencepiece_model"],
+        wordpiece_vocabulary=config["wordpiece_vocabulary"],
+        lowercase=config["lowercase"],
+        texts=lambda: _training_texts(config),
+        vocabulary_size=config["vocabulary_size"],
+    )
+    encoder = encoder_from_options(config, tokenizer.vocabulary_size())
+    packer = BlockPacker.from_tokenizer(
+        tokenizer, config["max_sequence_length"], block_size=encoder.block_size
+    )
+    train_data, validation, test, info = _load_data(config, tokenizer, packer)
+    model = BigBirdClassifier(
+        encoder, num_classes=info.num_classes or 1, dropout=config["dropout"]
+    )
+    compile_for_task(model, info.num_classes, config["learning_rate"])
+    with open(os.path.join(output_dir, CONFIG_FILE), "w") as f:
+        json.dump(
+            {
+                **config,
+                "task": info.task,
+                "num_classes": info.num_classes,
+                "label_names": info.label_names,
+            },
+            f,
+            indent=2,
+        )
+    result = fit_evaluate_save(
+        model,
+        train_data,
+        validation=validation,
+        evaluation=test,
+        output_dir=output_dir,
+        epochs=config["epochs"],
+        steps_per_epoch=config["steps_per_epoch"],
+        preprocessor=[tokenizer, packer],
+    )
+    figures = {"dataset": info.name, "task": info.task}
+    evaluated = test if test is not None else validation
+    if evaluated is not None:
+        on = "test" if test is not None else "validation"
+        figures.update({f"{on} {k}": v for k, v in result.evaluation.items()})
+        baseline = label_baseline(evaluated, info.num_classes)
+        figures.update({f"{on} {k}": v for k, v in baseline.items()})
+    figures.update(
+        {f"last epoch {k}": v[-1] for k, v in result.history.items()}
+    )
+    figures["model"] = result.model_path
+    result.figures = report(output_dir, figures, title="Results:")
+    return result
