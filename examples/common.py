@@ -1,0 +1,89 @@
+"""What the examples share: flags, the smoke mode, the text-task runner.
+
+The flags are those of `keras-bigbird train` (`keras_bigbird.training.
+options`), so an example's run can be repeated from the command line, and
+`keras_bigbird.training` does the fitting (`ModelCheckpoint`, `TensorBoard`,
+`evaluate`, `.keras` file), so no example repeats it.
+"""
+
+import argparse
+
+from keras_bigbird.training import options
+
+# `--smoke`: a few steps of a one-layer tiny model on short sequences, for
+# CI. The examples add their own (fewer examples, shorter documents).
+SMOKE = {
+    "preset": "bigbird_tiny",
+    "encoder_config": {"num_layers": 1},
+    "max_sequence_length": 128,
+    "batch_size": 4,
+    "epochs": 1,
+}
+
+
+class _HelpFormatter(
+    argparse.RawDescriptionHelpFormatter,
+    argparse.ArgumentDefaultsHelpFormatter,
+):
+    """Keeps the docstring's layout and shows every default."""
+
+
+def parse(argv, description, groups, defaults, smoke, add_arguments=None):
+    """Parses an example's flags into a dict of options.
+
+    Args:
+        argv: the arguments (`sys.argv[1:]` if `None`).
+        description: the `--help` text (the example's docstring).
+        groups: `keras_bigbird.training.options.add_*_arguments` functions
+            (`--config` is always added).
+        defaults: the example's defaults (its laptop-sized run), over
+            `keras_bigbird.training.options.DEFAULTS`.
+        smoke: what `--smoke` changes on top of `SMOKE`.
+        add_arguments: adds the example's own flags to the parser.
+
+    Returns:
+        A dict of options, `smoke` included.
+    """
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=_HelpFormatter
+    )
+    options.add_config_argument(parser)
+    for add_group in groups:
+        add_group(parser)
+    if add_arguments is not None:
+        add_arguments(parser)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few steps of a tiny model on short sequences (CI)",
+    )
+    return options.parse_config(
+        parser, argv, {**options.DEFAULTS, **defaults}, {**SMOKE, **smoke}
+    )
+
+
+# The flag groups of an example that builds its own data and model.
+MODEL_AND_FIT = (options.add_model_arguments, options.add_fit_arguments)
+
+
+def run_text_task(argv, description, defaults, smoke):
+    """`keras_bigbird.training.train` with an example's defaults.
+
+    All the flags of `keras-bigbird train` apply; the example only sets the
+    dataset and sizes. Returns the `TrainingResult`.
+    """
+    from keras_bigbird.training import train
+
+    config = parse(
+        argv,
+        description,
+        [
+            options.add_data_arguments,
+            options.add_tokenizer_arguments,
+            *MODEL_AND_FIT,
+        ],
+        defaults,
+        smoke,
+    )
+    config.pop("smoke")
+    return train(config)

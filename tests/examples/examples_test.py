@@ -1,0 +1,209 @@
+"""Each example in --smoke mode, in-process; TFDS examples under
+tfds.testing.mock_data with long generated documents."""
+
+import glob
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+pytestmark = pytest.mark.tf_only
+
+
+def check_run(result, inputs):
+    """The files of a run, and the saved model predicting as the trained one."""
+    directory = result.output_dir
+    for split in ("train", "validation"):
+        events = glob.glob(
+            os.path.join(result.log_dir, split, "events.out.tfevents.*")
+        )
+        assert events, f"no TensorBoard events in logs/{split}"
+    assert os.path.getsize(result.checkpoint_path) > 0
+    loaded = keras.saving.load_model(result.model_path)
+    assert type(loaded) is type(result.model)
+    expected = keras.tree.map_structure(
+        np.asarray, result.model(inputs, training=False)
+    )
+    got = keras.tree.map_structure(np.asarray, loaded(inputs, training=False))
+    keras.tree.map_structure(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
+        expected,
+        got,
+    )
+    with open(os.path.join(directory, "figures.json")) as f:
+        assert json.load(f) == result.figures
+    return loaded
+
+
+def preprocessed(result, texts):
+    """`texts` through the saved preprocessor.json (tokenizer, packer)."""
+    with open(result.preprocessor_path) as f:
+        tokenizer, packer = [
+            keras.saving.deserialize_keras_object(c) for c in json.load(f)
+        ]
+    return tokenizer, packer, packer(tokenizer(tf.constant(texts)))
+
+
+@pytest.mark.parametrize(
+    "module, name, splits",
+    [
+        (
+            "imdb_classification",
+            "imdb_reviews/plain_text",
+            ["train[:16]", "train[:16]", "train[16:24]", "test[:8]"],
+        ),
+        (
+            "arxiv_regression",
+            "scientific_papers/arxiv",
+            ["train[:16]", "train[:16]", "validation[:8]", "test[:8]"],
+        ),
+    ],
+)
+def test_tfds_examples(fake_tfds, tmp_path, module, name, splits):
+    import importlib
+
+    from tests.examples.conftest import long_documents
+
+    example = importlib.import_module(module)
+    output_dir = str(tmp_path / module)
+    result = example.main(["--smoke", "--output-dir", output_dir])
+    # The tokenizer's corpus, then train, validation, test: all tfds.load.
+    assert fake_tfds == [(name, split) for split in splits]
+    # The SentencePiece model trained on the training texts, beside the
+    # model, is the tokenizer the saved preprocessor holds.
+    spm_file = os.path.join(output_dir, "spm.model")
+    tokenizer, _, inputs = preprocessed(result, long_documents(7)[:2])
+    with open(spm_file, "rb") as f:
+        assert tokenizer.proto == f.read()
+    assert inputs["token_ids"].shape == (2, 128)
+    check_run(result, inputs)
+    figures = result.figures
+    if module == "imdb_classification":
+        assert figures["task"] == "sentiment"
+        assert 0 <= figures["test accuracy"] <= 1
+        # Labels alternate 0/1 over 24 documents.
+        assert figures["test majority_accuracy"] == 0.5
+        assert result.model.output.shape == (None, 2)
+    else:
+        assert figures["task"] == "abstract_length"
+        # Abstracts of 3 i + 1 words: the labels log1p(3 i + 1).
+        labels = np.log1p(3 * np.arange(24) + 1)
+        assert figures["test mean_predictor_rmse"] == pytest.approx(
+            labels.std(), rel=1e-5
+        )
+        assert figures["test rmse"] > 0
+        assert result.model.output.shape == (None, 1)
+
+
+def test_long_context_qa_learns_the_planted_span(tmp_path):
+    import long_context_qa
+
+    output_dir = str(tmp_path / "qa")
+    result = long_context_qa.main(["--smoke", "--output-dir", output_dir])
+    figures = result.figures
+    chance = figures["chance start accuracy (1 / passage tokens)"]
+    assert chance == 1 / (128 - 7 - 3)
+    # 48 steps find the answer far more often than chance (0.8%).
+    assert figures["test start accuracy"] > 10 * chance
+    config = {"num_facts": 1, "answer_length": 2, "num_keys": 100,
+              "num_values": 100, "filler_words": 200, "seed": 0,
+              "max_sequence_length": 128}
+    # The vocabulary beside the model is the one the example generates.
+    words = long_context_qa.make_vocabulary(config, np.random.default_rng(0))
+    tokenizer = long_context_qa.WordPieceTokenizer(
+        os.path.join(output_dir, "vocabulary.txt")
+    )
+    assert tokenizer.get_vocabulary() == words[0]
+    packer = long_context_qa.BlockPacker.from_tokenizer(
+        tokenizer, 128, block_size=16
+    )
+    inputs, labels = long_context_qa.packed_examples(
+        config, words, tokenizer, packer, 4, seed=[0, 9]
+    )
+    assert inputs["token_ids"].shape == (4, 128)
+    check_run(result, inputs)
+
+
+def test_question_answer_generation():
+    import long_context_qa
+
+    config = {"num_facts": 3, "answer_length": 3, "num_keys": 10,
+              "num_values": 10, "filler_words": 50}
+    rng = np.random.default_rng(1)
+    words = long_context_qa.make_vocabulary(config, rng)
+    questions, passages, spans = long_context_qa.generate(
+        config, words, 20, rng, passage_words=300
+    )
+    for question, passage, (start, end) in zip(questions, passages, spans):
+        passage = passage.split()
+        assert len(passage) == 300 and end - start == 2
+        key = question.split()[-2]
+        # The span follows "code of <asked key> is" and ends before ".".
+        assert passage[start - 4 : start] == ["code", "of", key, "is"]
+        assert passage[end + 1] == "."
+        assert sum(w.startswith("k") and w[1:].isdigit() for w in passage) == 3
+    with pytest.raises(ValueError, match="cannot hold"):
+        long_context_qa.generate(config, words, 1, rng, passage_words=20)
+
+
+def test_dna_kmer_tokenizer_and_smoke_run(tmp_path):
+    import dna_classification
+
+    output_dir = str(tmp_path / "dna")
+    result = dna_classification.main(["--smoke", "--output-dir", output_dir])
+    sequences = ["ACGTTGCA", "GGGAAACCCTTTA", "ACG"]
+    tokenizer, packer, inputs = preprocessed(result, sequences)
+    with open(os.path.join(output_dir, "vocabulary.txt")) as f:
+        assert f.read().split() == tokenizer.get_vocabulary()
+    # Non-overlapping 3-mers, the tail as a shorter piece.
+    for sequence, ids in zip(sequences, tokenizer(sequences).to_list()):
+        pieces = [tokenizer.id_to_token(i).removeprefix("##") for i in ids]
+        assert pieces == [sequence[i : i + 3] for i in range(0, len(sequence), 3)]
+    assert inputs["token_ids"].shape == (3, 16)
+    check_run(result, inputs)
+    figures = result.figures
+    assert figures["test sequences"] == 16
+    assert 0 < figures["test padding efficiency"] <= 1
+    assert 0 <= figures["test accuracy"] <= 1
+
+
+def test_dna_generation_plants_only_the_class_motif():
+    import dna_classification
+
+    config = {"num_classes": 3, "motif_length": 6, "motif_copies": 2,
+              "min_length": 50, "max_length": 90}
+    motifs = ["ACGTAC", "TTGACA"]
+    sequences, labels = dna_classification.generate(
+        config, motifs, 200, np.random.default_rng(0)
+    )
+    assert set(labels) == {0, 1, 2}
+    for sequence, label in zip(sequences, labels):
+        assert 50 <= len(sequence) <= 90 and set(sequence) <= set("ACGT")
+        present = [i + 1 for i, m in enumerate(motifs) if m in sequence]
+        assert present == ([label] if label else [])
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "imdb_classification",
+        "arxiv_regression",
+        "long_context_qa",
+        "dna_classification",
+    ],
+)
+def test_help(module, capsys):
+    import importlib
+
+    example = importlib.import_module(module)
+    with pytest.raises(SystemExit) as exit_info:
+        example.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--smoke", "--preset", "--max-sequence-length",
+                 "--batch-size", "--epochs", "--output-dir"):
+        assert flag in text
+    assert "(default:bigbird_tiny)" in "".join(text.split())
