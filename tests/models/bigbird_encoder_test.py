@@ -1,0 +1,323 @@
+"""`BigBirdEncoder`: shapes, padding, the dense reference, saving, presets."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_bigbird.models import BigBirdEncoder
+from keras_bigbird.models import PRESETS
+from tests.encoder_helpers import BACKEND
+from tests.encoder_helpers import encoder_inputs
+
+VOCAB = 97
+
+
+def tiny_encoder(**kwargs):
+    config = dict(
+        vocabulary_size=VOCAB,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=2048,
+        block_size=16,
+        num_random_blocks=2,
+        dropout=0.1,
+        attention_dropout=0.1,
+        seed=5,
+    )
+    config.update(kwargs)
+    return BigBirdEncoder(**config)
+
+
+def numpy_outputs(outputs):
+    return {k: keras.ops.convert_to_numpy(v) for k, v in outputs.items()}
+
+
+# === Shapes, lengths and padding ===
+
+
+@pytest.mark.parametrize("length", [1, 63, 64, 65, 700, 1000, 2048])
+def test_shapes_and_dtypes_for_variable_lengths(length):
+    # Block 64: 63/64/65 straddle a block boundary, 2048 is 32 blocks (the
+    # sparse path); the second sequence of the batch is padded.
+    encoder = tiny_encoder(block_size=64, num_random_blocks=1)
+    inputs = encoder_inputs(2, length, VOCAB, lengths=[length, (length + 1) // 2])
+    outputs = numpy_outputs(encoder(inputs))
+    assert outputs["sequence_output"].shape == (2, length, 16)
+    assert outputs["pooled_output"].shape == (2, 16)
+    assert outputs["sequence_output"].dtype == np.float32
+    assert outputs["pooled_output"].dtype == np.float32
+    assert np.isfinite(outputs["sequence_output"]).all()
+
+
+def test_padded_batch_rows_equal_the_rows_alone():
+    encoder = tiny_encoder()
+    batch = encoder_inputs(3, 300, VOCAB, lengths=[300, 211, 17])
+    together = numpy_outputs(encoder(batch))
+    for row in range(3):
+        alone = numpy_outputs(
+            encoder({k: v[row : row + 1] for k, v in batch.items()})
+        )
+        real = batch["padding_mask"][row].astype(bool)
+        np.testing.assert_allclose(
+            together["sequence_output"][row][real],
+            alone["sequence_output"][0][real],
+            atol=1e-5,
+        )
+        np.testing.assert_allclose(
+            together["pooled_output"][row], alone["pooled_output"][0], atol=1e-5
+        )
+
+
+@pytest.mark.parametrize(
+    "real,padded",
+    [
+        (290, 300),  # 19 blocks of 16 either way: the sparse graph
+        (20, 100),  # 2 and 7 blocks: both within the dense regime
+    ],
+)
+def test_extra_padding_does_not_change_real_outputs(real, padded):
+    # The block-sparse graph is a function of the number of blocks (the
+    # last block is global, random blocks are drawn for that count), so
+    # padding keeps real outputs exactly where it keeps that graph.
+    encoder = tiny_encoder()
+    inputs = encoder_inputs(2, padded, VOCAB, lengths=[real, real])
+    short = numpy_outputs(encoder({k: v[:, :real] for k, v in inputs.items()}))
+    long = numpy_outputs(encoder(inputs))
+    np.testing.assert_allclose(
+        long["sequence_output"][:, :real], short["sequence_output"], atol=1e-5
+    )
+    np.testing.assert_allclose(
+        long["pooled_output"], short["pooled_output"], atol=1e-5
+    )
+
+
+def test_segment_ids_are_optional():
+    encoder = tiny_encoder()
+    inputs = encoder_inputs(2, 50, VOCAB)
+    without = {k: inputs[k] for k in ("token_ids", "padding_mask")}
+    zeros = dict(without, segment_ids=np.zeros_like(inputs["token_ids"]))
+    np.testing.assert_allclose(
+        numpy_outputs(encoder(without))["sequence_output"],
+        numpy_outputs(encoder(zeros))["sequence_output"],
+        atol=1e-6,
+    )
+    assert "segment_ids" not in tiny_encoder(num_segments=0).input
+
+
+# === Composition adds no error: the dense reference ===
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_equals_dense_attention_encoder_restricted_to_the_same_graph(
+    normalize_first,
+):
+    # The same weights in an encoder with keras.layers.MultiHeadAttention
+    # ("original_full"), each layer given a per-head [batch, heads, T, T]
+    # mask built from the documented graph of the same layer.
+    sparse = tiny_encoder(normalize_first=normalize_first)
+    dense = tiny_encoder(
+        normalize_first=normalize_first, attention_type="original_full"
+    )
+    dense.set_weights(sparse.get_weights())
+    length = 700  # 44 blocks of 16: the sparse path
+    inputs = encoder_inputs(2, length, VOCAB, lengths=[700, 523])
+    expected = numpy_outputs(sparse(inputs))
+
+    graphs = [sparse.attention_graph(i, length) for i in range(2)]
+    assert (graphs[0] != graphs[1]).any()  # every layer has its own pattern
+    assert not graphs[0].all()
+    x = dense.embeddings(inputs["token_ids"], inputs["segment_ids"])
+    for layer, graph in zip(dense.encoder_layers, graphs):
+        x = layer(
+            x,
+            padding_mask=inputs["padding_mask"],
+            attention_mask=np.broadcast_to(graph[None], (2, *graph.shape)),
+        )
+    if dense.final_layer_norm is not None:
+        x = dense.final_layer_norm(x)
+    pooled = keras.ops.convert_to_numpy(dense.pooled_dense(x[:, 0]))
+    x = keras.ops.convert_to_numpy(x)
+
+    real = inputs["padding_mask"].astype(bool)
+    np.testing.assert_allclose(
+        expected["sequence_output"][real], x[real], rtol=0, atol=2e-5
+    )
+    np.testing.assert_allclose(
+        expected["pooled_output"], pooled, rtol=0, atol=2e-5
+    )
+
+
+def test_window_encoder_differs_and_shares_weights():
+    sparse = tiny_encoder()
+    window = tiny_encoder(attention_type="window")
+    window.set_weights(sparse.get_weights())
+    inputs = encoder_inputs(1, 300, VOCAB)
+    a = numpy_outputs(sparse(inputs))["sequence_output"]
+    b = numpy_outputs(window(inputs))["sequence_output"]
+    assert np.abs(a - b).max() > 1e-3
+
+
+# === Seeds ===
+
+
+def test_layer_seeds_are_derived_from_seed_and_index():
+    a, b, c = tiny_encoder(seed=1), tiny_encoder(seed=1), tiny_encoder(seed=2)
+    seeds = [layer.seed for layer in a.encoder_layers]
+    assert seeds == [BigBirdEncoder.layer_seed(1, i) for i in range(2)]
+    assert len(set(seeds)) == 2
+    assert seeds == [layer.seed for layer in b.encoder_layers]
+    assert seeds != [layer.seed for layer in c.encoder_layers]
+    np.testing.assert_array_equal(a.attention_graph(1, 500),
+                                  b.attention_graph(1, 500))
+    assert (a.attention_graph(1, 500) != c.attention_graph(1, 500)).any()
+
+
+# === Errors ===
+
+
+def test_longer_than_max_sequence_length_raises_value_error():
+    encoder = tiny_encoder(max_sequence_length=128)
+    with pytest.raises(ValueError, match="max_sequence_length=128"):
+        encoder(encoder_inputs(1, 129, VOCAB))
+
+
+@pytest.mark.tf_only
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_longer_than_max_sequence_length_with_unknown_length(jit_compile):
+    import tensorflow as tf
+
+    encoder = tiny_encoder(max_sequence_length=128)
+    spec = tf.TensorSpec((None, None), tf.int32)
+
+    @tf.function(
+        input_signature=[{"token_ids": spec, "padding_mask": spec}],
+        jit_compile=jit_compile,
+    )
+    def run(inputs):
+        return encoder(inputs)["sequence_output"]
+
+    def ids(n):
+        return {"token_ids": tf.ones((1, n), tf.int32),
+                "padding_mask": tf.ones((1, n), tf.int32)}
+
+    assert run(ids(128)).shape == (1, 128, 16)
+    # Graph mode: the assertion names the limit. XLA drops assertions; the
+    # position slice then fails for that shape ("Expected size[0] in [0,
+    # 128], but got 129").
+    match = "max_sequence_length" if not jit_compile else r"\[0, 128\]"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        run(ids(129))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(num_layers=0), "num_layers"),
+        (dict(hidden_dim=18, num_heads=4), "multiple of `num_heads`"),
+        (dict(attention_type="dense"), "attention_type"),
+        (dict(seed=2**31), "seed"),
+        (dict(block_size=0), "block_size"),
+    ],
+)
+def test_invalid_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_encoder(**kwargs)
+
+
+# === Configs, saving, presets ===
+
+
+def test_get_config_round_trip():
+    encoder = tiny_encoder(
+        normalize_first=True, gradient_checkpointing=True, num_segments=3,
+        attention_type="window", activation="relu", layer_norm_epsilon=1e-6,
+    )
+    config = encoder.get_config()
+    restored = BigBirdEncoder.from_config(config)
+    assert restored.get_config() == config
+    for name in (
+        "vocabulary_size", "num_layers", "num_heads", "hidden_dim",
+        "intermediate_dim", "max_sequence_length", "block_size",
+        "num_random_blocks", "dropout", "attention_dropout", "num_segments",
+        "normalize_first", "gradient_checkpointing", "seed",
+    ):
+        assert name in config
+
+
+def test_keras_save_and_load_round_trip(tmp_path):
+    encoder = tiny_encoder(normalize_first=True)
+    inputs = encoder_inputs(2, 300, VOCAB, lengths=[300, 200])
+    expected = numpy_outputs(encoder(inputs))
+    path = str(tmp_path / "encoder.keras")
+    encoder.save(path)
+    restored = keras.saving.load_model(path)
+    assert isinstance(restored, BigBirdEncoder)
+    actual = numpy_outputs(restored(inputs))
+    for key in expected:
+        np.testing.assert_array_equal(actual[key], expected[key])
+
+
+@pytest.mark.tf_only
+def test_predict_on_variable_length_tf_data():
+    import tensorflow as tf
+
+    encoder = tiny_encoder()
+    rows = [encoder_inputs(1, n, VOCAB, seed=n) for n in (40, 300, 129, 7)]
+    def generator():
+        for row in rows:
+            yield {k: v[0] for k, v in row.items()}
+    spec = tf.TensorSpec((None,), tf.int32)
+    dataset = tf.data.Dataset.from_generator(
+        generator,
+        output_signature={"token_ids": spec, "padding_mask": spec,
+                          "segment_ids": spec},
+    ).batch(1)
+    outputs = encoder.predict(dataset, verbose=0)
+    # One traced function serves every length; sequence outputs come back
+    # ragged, pooled outputs stacked.
+    assert outputs["pooled_output"].shape == (4, 16)
+    for i, row in enumerate(rows):
+        expected = numpy_outputs(encoder(row))
+        np.testing.assert_allclose(
+            outputs["pooled_output"][i], expected["pooled_output"][0], atol=1e-5
+        )
+        np.testing.assert_allclose(
+            outputs["sequence_output"][i].numpy(),
+            expected["sequence_output"][0],
+            atol=1e-5,
+        )
+
+
+def _parameter_count(config):
+    h, i, v = config["hidden_dim"], config["intermediate_dim"], config["vocabulary_size"]
+    embeddings = (v + config["max_sequence_length"] + config["num_segments"]) * h + 2 * h
+    layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h
+    return embeddings + config["num_layers"] * layer + h * h + h
+
+
+def test_presets_build_the_published_architectures():
+    base = BigBirdEncoder.from_preset("bigbird_roberta_base")
+    config = base.get_config()
+    assert (config["num_layers"], config["hidden_dim"], config["num_heads"],
+            config["intermediate_dim"], config["vocabulary_size"],
+            config["max_sequence_length"], config["block_size"],
+            config["num_random_blocks"]) == (12, 768, 12, 3072, 50358, 4096,
+                                             64, 3)
+    assert base.count_params() == _parameter_count(config) == 127_468_800
+    large = PRESETS["bigbird_roberta_large"]["config"]
+    assert (large["num_layers"], large["hidden_dim"], large["num_heads"],
+            large["intermediate_dim"]) == (24, 1024, 16, 4096)
+    # Building it takes ~20 s; the count formula is checked on base above.
+    assert _parameter_count(large) == 359_123_968
+    assert set(BigBirdEncoder.presets) == set(PRESETS)
+
+
+def test_tiny_preset_and_overrides():
+    encoder = BigBirdEncoder.from_preset("bigbird_tiny", num_layers=1)
+    assert encoder.num_layers == 1 and encoder.hidden_dim == 32
+    outputs = encoder(encoder_inputs(1, 100, 1000))
+    assert outputs["sequence_output"].shape == (1, 100, 32)
+    with pytest.raises(ValueError, match="preset"):
+        BigBirdEncoder.from_preset("bigbird_huge")
