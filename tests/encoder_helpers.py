@@ -87,3 +87,29 @@ def encoder_inputs(batch, length, vocabulary_size, lengths=None, seed=0):
         "padding_mask": padding_mask.astype("int32"),
         "segment_ids": segment_ids.astype("int32"),
     }
+
+
+def topic_classification_data(n, seed, num_classes=2, vocabulary_size=64,
+                              length=96, topical_fraction=0.5):
+    """A quick synthetic sequence task: which topic do the tokens come from.
+
+    Half of the tokens of a class-`k` sequence are drawn from 5 tokens of
+    topic `k`, the rest from a shared noise vocabulary; token 1 is `[CLS]`;
+    sequences have random lengths in `[length / 2, length]`, right-padded
+    with 0. Returns `(inputs, labels)`.
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, num_classes, n)
+    tokens = rng.integers(3 + 5 * num_classes, vocabulary_size, (n, length))
+    topical = rng.random((n, length)) < topical_fraction
+    topic_tokens = 3 + 5 * labels[:, None] + rng.integers(0, 5, (n, length))
+    tokens = np.where(topical, topic_tokens, tokens)
+    tokens[:, 0] = 1
+    lengths = rng.integers(length // 2, length + 1, n)
+    padding_mask = np.arange(length)[None] < lengths[:, None]
+    tokens = np.where(padding_mask, tokens, 0)
+    inputs = {
+        "token_ids": tokens.astype("int32"),
+        "padding_mask": padding_mask.astype("int32"),
+    }
+    return inputs, labels.astype("int32")
