@@ -45,10 +45,14 @@ class OracleWeights:
         if len(weights) == 4:
             qk, kk, vk, ok = weights
             weights = [
-                qk, np.zeros(qk.shape[1:]),
-                kk, np.zeros(kk.shape[1:]),
-                vk, np.zeros(vk.shape[1:]),
-                ok, np.zeros(ok.shape[2:]),
+                qk,
+                np.zeros(qk.shape[1:]),
+                kk,
+                np.zeros(kk.shape[1:]),
+                vk,
+                np.zeros(vk.shape[1:]),
+                ok,
+                np.zeros(ok.shape[2:]),
             ]
         if len(weights) != 8:
             raise ValueError(f"Expected 4 or 8 weights, got {len(weights)}")
@@ -81,7 +85,8 @@ class OracleForward:
 
 
 def _project(x, kernel, bias):
-    # [batch, length, dim] x [dim, heads, depth] -> [batch, heads, length, depth]
+    # [batch, length, dim] x [dim, heads, depth] -> [batch, heads, length,
+    # depth]
     return np.einsum("btd,dhk->bhtk", x, kernel) + bias[None, :, None, :]
 
 
@@ -111,9 +116,10 @@ def oracle_forward(
         graph = np.ones((heads, length, length), bool)
     if padding_mask is None:
         padding_mask = np.ones((batch, length), bool)
-    mask = np.asarray(graph, bool)[None] & np.asarray(padding_mask, bool)[
-        :, None, None, :
-    ]
+    mask = (
+        np.asarray(graph, bool)[None]
+        & np.asarray(padding_mask, bool)[:, None, None, :]
+    )
 
     q = _project(query, weights.query_kernel, weights.query_bias)
     k = _project(key, weights.key_kernel, weights.key_bias)
@@ -197,14 +203,14 @@ def assert_close(actual, expected, rtol, err_msg="", scale=None):
     """
     actual = np.asarray(actual, np.float64)
     expected = np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape, (
-        f"{err_msg} shape {actual.shape} != expected {expected.shape}"
-    )
+    assert (
+        actual.shape == expected.shape
+    ), f"{err_msg} shape {actual.shape} != expected {expected.shape}"
     assert np.all(np.isfinite(actual)), f"{err_msg} non-finite values"
     if scale is None:
         scale = float(np.max(np.abs(expected), initial=0.0))
     scale = max(scale, 1e-12)
     error = float(np.max(np.abs(actual - expected), initial=0.0))
-    assert error <= rtol * scale, (
-        f"{err_msg} max abs error {error:.3g} > {rtol:g} * scale {scale:.3g}"
-    )
+    assert (
+        error <= rtol * scale
+    ), f"{err_msg} max abs error {error:.3g} > {rtol:g} * scale {scale:.3g}"

@@ -24,7 +24,9 @@ BACKEND = keras.backend.backend()
 SEED = 20260
 RTOL = 1e-5  # float32 against the float64 oracle, relative to the scale
 
-jax_only = pytest.mark.skipif(BACKEND != "jax", reason="needs KERAS_BACKEND=jax")
+jax_only = pytest.mark.skipif(
+    BACKEND != "jax", reason="needs KERAS_BACKEND=jax"
+)
 
 # How the layer is run: eager; TF graph and XLA with a dynamic
 # [None, None, dim] signature (the symbolic-length path); jax.jit.
@@ -47,9 +49,12 @@ def eager_jax_only_if(keep, mode):
         pytest.skip("eager JAX: this configuration runs under jax.jit")
 
 
-def make_layer(dim, rng, *, heads, key_dim, block, r, seed=SEED, **kwargs):
+def make_layer(dims, rng, *, heads, key_dim, block, r, seed=SEED, **kwargs):
     """A built layer with random kernels and biases (biases too: the
-    default zero biases would leave them untested)."""
+    default zero biases would leave them untested).
+
+    `dims`: the query's last dimension, or those of `(query, value, key)`.
+    """
     layer = BigBirdAttention(
         num_heads=heads,
         key_dim=key_dim,
@@ -58,7 +63,8 @@ def make_layer(dim, rng, *, heads, key_dim, block, r, seed=SEED, **kwargs):
         seed=seed,
         **kwargs,
     )
-    layer.build((None, None, dim))
+    dims = (dims,) if isinstance(dims, int) else dims
+    layer.build(*((None, None, dim) for dim in dims))
     randomize_weights(layer, rng)
     return layer
 
@@ -222,7 +228,9 @@ def mha_output(mha, x, padding_mask):
     # With scores requested MHA takes its einsum path: its fused path fails
     # on JAX when value_dim != key_dim (Keras 3.15).
     output, _ = mha(
-        x, x, attention_mask=padding_mask[:, None, :],
+        x,
+        x,
+        attention_mask=padding_mask[:, None, :],
         return_attention_scores=True,
     )
     return to_numpy(output)
@@ -347,7 +355,12 @@ def test_output_matches_oracle(config, mode):
     eager_jax_only_if(CONFIGS.index(config) in (0, 3, 11, 17), mode)
     rng = np.random.default_rng(CONFIGS.index(config))
     layer = make_layer(
-        dim, rng, heads=heads, key_dim=key_dim, block=block, r=r,
+        dim,
+        rng,
+        heads=heads,
+        key_dim=key_dim,
+        block=block,
+        r=r,
         value_dim=value_dim,
     )
     x = inputs(rng, batch, length, dim)
@@ -374,8 +387,15 @@ def test_original_pattern_output_matches_oracle(block, r, length, kind, mode):
     rng = np.random.default_rng(length)
     dim, batch = 6, 2
     layer = make_layer(
-        dim, rng, heads=3, key_dim=4, block=block, r=r, seed=2,
-        random_pattern="bigbird_original", max_sequence_length=512,
+        dim,
+        rng,
+        heads=3,
+        key_dim=4,
+        block=block,
+        r=r,
+        seed=2,
+        random_pattern="bigbird_original",
+        max_sequence_length=512,
     )
     x = inputs(rng, batch, length, dim)
     mask = make_mask(kind, batch, length, rng)
@@ -473,9 +493,7 @@ def test_keras_mask_from_embedding_equals_padding_mask():
     x = to_numpy(embedding(ids))
     expected = oracle_for(layer, x, ids != 0).output
     assert_close(output, expected, RTOL)
-    assert_close(
-        to_numpy(layer(x, padding_mask=ids != 0)), expected, RTOL
-    )
+    assert_close(to_numpy(layer(x, padding_mask=ids != 0)), expected, RTOL)
     # Eagerly, Keras hands the mask of a single tensor argument over as
     # `mask` (in a functional model also as `query_mask`).
     masked = embedding(ids)
@@ -489,32 +507,49 @@ def test_keras_mask_from_embedding_equals_padding_mask():
     )
 
 
-@pytest.mark.parametrize("length", [11, 77])  # dense path, sparse path
-def test_explicit_value_and_key(length):
-    rng = np.random.default_rng(4)
-    layer = BigBirdAttention(
-        num_heads=3, key_dim=4, value_dim=5, block_size=4,
-        num_random_blocks=1, seed=SEED,
+def test_keras_mask_of_an_explicit_value_masks_the_keys():
+    """With `value` given, its Keras mask says which keys are real."""
+    rng = np.random.default_rng(14)
+    dim, length = 6, 40
+    query_ids = rng.integers(1, 20, size=(2, length))
+    value_ids = rng.integers(1, 20, size=(2, length))
+    value_ids[0, 30:] = 0
+    value_ids[1, 3:9] = 0
+    query_ids[1, :5] = 0  # padded queries still attend the real keys
+    query_embedding = keras.layers.Embedding(20, dim, mask_zero=True)
+    value_embedding = keras.layers.Embedding(20, dim, mask_zero=True)
+    layer = make_layer(dim, rng, heads=2, key_dim=4, block=4, r=1)
+    query_in = keras.Input((None,), dtype="int32")
+    value_in = keras.Input((None,), dtype="int32")
+    model = keras.Model(
+        [query_in, value_in],
+        layer(query_embedding(query_in), value=value_embedding(value_in)),
     )
+    expected = oracle_for(
+        layer,
+        to_numpy(query_embedding(query_ids)),
+        value_ids != 0,
+        value=to_numpy(value_embedding(value_ids)),
+    ).output
+    assert_close(to_numpy(model([query_ids, value_ids])), expected, RTOL)
+    eager = layer(query_embedding(query_ids), value=value_embedding(value_ids))
+    assert_close(to_numpy(eager), expected, RTOL, "eager")
+
+
+@pytest.mark.parametrize("length", [11, 77])  # dense path, sparse path
+@pytest.mark.parametrize("with_key", [True, False])
+def test_explicit_value_and_key(length, with_key):
+    """`value` and `key` of other widths; `key` defaults to `value`."""
+    rng = np.random.default_rng(4)
     query = inputs(rng, 2, length, 6)
     value = inputs(rng, 2, length, 7)
-    key = inputs(rng, 2, length, 3)
-    layer.build(query.shape, value.shape, key.shape)
-    randomize_weights(layer, rng)
+    key = inputs(rng, 2, length, 3) if with_key else None
+    dims = (6, 7, 3) if with_key else (6, 7)
+    layer = make_layer(dims, rng, heads=3, key_dim=4, block=4, r=1, value_dim=5)
     mask = make_mask("random", 2, length, rng)
     expected = oracle_for(layer, query, mask, value=value, key=key).output
     output = layer(query, value=value, key=key, padding_mask=mask)
-    assert_close(to_numpy(output), expected, RTOL, "value and key")
-    # `key` defaults to `value`.
-    layer_vk = BigBirdAttention(
-        num_heads=3, key_dim=4, value_dim=5, block_size=4,
-        num_random_blocks=1, seed=SEED,
-    )
-    layer_vk.build(query.shape, value.shape)
-    randomize_weights(layer_vk, rng)
-    expected = oracle_for(layer_vk, query, mask, value=value).output
-    output = layer_vk(query, value=value, padding_mask=mask)
-    assert_close(to_numpy(output), expected, RTOL, "value only")
+    assert_close(to_numpy(output), expected, RTOL)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -561,8 +596,7 @@ def test_weights_have_the_names_shapes_and_order_of_mha():
 
         def describe(layer):
             return [
-                (w.path.split("/", 1)[1], tuple(w.shape))
-                for w in layer.weights
+                (w.path.split("/", 1)[1], tuple(w.shape)) for w in layer.weights
             ]
 
         assert describe(bigbird) == describe(mha), kwargs
@@ -582,12 +616,12 @@ def test_dense_graph_equals_mha_with_the_same_weights(value_dim, output_shape):
     mask[1, 8:] = False
     mha = keras.layers.MultiHeadAttention(**kwargs)
     mha.build(x.shape, x.shape)
-    mha.set_weights(
-        [0.5 * rng.normal(size=w.shape) for w in mha.get_weights()]
-    )
+    mha.set_weights([0.5 * rng.normal(size=w.shape) for w in mha.get_weights()])
     expected = mha_output(mha, x, mask)
 
-    bigbird = BigBirdAttention(block_size=4, num_random_blocks=2, seed=1, **kwargs)
+    bigbird = BigBirdAttention(
+        block_size=4, num_random_blocks=2, seed=1, **kwargs
+    )
     bigbird.build(x.shape)
     assert bigbird.attention_graph(length).all()
     bigbird.set_weights(mha.get_weights())
@@ -654,15 +688,28 @@ def test_config_round_trip_with_every_argument():
     config = layer.get_config()
     # Every constructor argument is recorded with its value.
     for name in (
-        "num_heads", "key_dim", "value_dim", "block_size",
-        "num_random_blocks", "seed", "dropout", "use_bias", "name",
-        "trainable", "random_pattern", "max_sequence_length",
+        "num_heads",
+        "key_dim",
+        "value_dim",
+        "block_size",
+        "num_random_blocks",
+        "seed",
+        "dropout",
+        "use_bias",
+        "name",
+        "trainable",
+        "random_pattern",
+        "max_sequence_length",
     ):
         assert config[name] == kwargs[name], name
     assert tuple(config["output_shape"]) == (2, 3)
     for name in (
-        "kernel_initializer", "bias_initializer", "kernel_regularizer",
-        "bias_regularizer", "activity_regularizer", "kernel_constraint",
+        "kernel_initializer",
+        "bias_initializer",
+        "kernel_regularizer",
+        "bias_regularizer",
+        "activity_regularizer",
+        "kernel_constraint",
         "bias_constraint",
     ):
         restored = keras.saving.deserialize_keras_object(config[name])
@@ -682,8 +729,12 @@ def test_config_round_trip_with_every_argument():
     assert not clone.trainable
     np.testing.assert_allclose(to_numpy(clone.query_dense.bias), 0.1)
     assert np.std(to_numpy(clone.key_dense.kernel)) > 0.2
-    assert isinstance(clone.query_dense.kernel.constraint, keras.constraints.MaxNorm)
-    assert isinstance(clone.output_dense.bias.constraint, keras.constraints.NonNeg)
+    assert isinstance(
+        clone.query_dense.kernel.constraint, keras.constraints.MaxNorm
+    )
+    assert isinstance(
+        clone.output_dense.bias.constraint, keras.constraints.NonNeg
+    )
     output = clone(x)
     assert output.shape == (2, 50, 2, 3)
     expected = oracle_for(clone, x)
@@ -727,8 +778,14 @@ def test_keras_file_save_and_load(tmp_path, pattern):
     x_in = keras.Input((None, dim))
     mask_in = keras.Input((None,), dtype="bool")
     layer = BigBirdAttention(
-        num_heads=2, key_dim=4, block_size=4, num_random_blocks=2, seed=123,
-        dropout=0.1, name="bigbird", random_pattern=pattern,
+        num_heads=2,
+        key_dim=4,
+        block_size=4,
+        num_random_blocks=2,
+        seed=123,
+        dropout=0.1,
+        name="bigbird",
+        random_pattern=pattern,
         max_sequence_length=512,
     )
     output = layer(x_in, padding_mask=mask_in)
@@ -759,7 +816,9 @@ def test_keras_file_save_and_load(tmp_path, pattern):
 
 def test_seed_none_draws_a_seed_once_and_records_it():
     state = np.random.get_state()
-    layers = [BigBirdAttention(num_heads=2, key_dim=4, block_size=2) for _ in range(3)]
+    layers = [
+        BigBirdAttention(num_heads=2, key_dim=4, block_size=2) for _ in range(3)
+    ]
     seeds = [layer.get_config()["seed"] for layer in layers]
     for seed in seeds:
         assert isinstance(seed, int) and 0 <= seed < 2**31
@@ -819,7 +878,9 @@ def test_mixed_precision(mixed_policy, length):
     assert np.all(probs[~np.broadcast_to(allowed, probs.shape)] == 0)
     # The fully padded sequence outputs the output bias.
     bias = to_numpy(layer.output_dense.bias).astype(np.float64)
-    np.testing.assert_allclose(output[0], np.broadcast_to(bias, output[0].shape), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(
+        output[0], np.broadcast_to(bias, output[0].shape), rtol=rtol, atol=rtol
+    )
 
 
 # === Dropout ===
@@ -832,12 +893,18 @@ def probe_layer(length, rate, block=4, r=1, seed=SEED):
     rng = np.random.default_rng(10)
     features = 4
     dim = features + length
-    layer = BigBirdAttention(
-        num_heads=1, key_dim=4, value_dim=length, output_shape=length,
-        block_size=block, num_random_blocks=r, seed=seed, dropout=rate,
+    layer = make_layer(
+        dim,
+        rng,
+        heads=1,
+        key_dim=4,
+        block=block,
+        r=r,
+        seed=seed,
+        value_dim=length,
+        output_shape=length,
+        dropout=rate,
     )
-    layer.build((None, None, dim))
-    randomize_weights(layer, rng)
     value_kernel = np.zeros((dim, 1, length))
     value_kernel[features:, 0, :] = np.eye(length)
     layer.value_dense.kernel.assign(value_kernel)
@@ -939,11 +1006,18 @@ def test_dropout_never_attends_padded_keys():
     outputs = []
     for data in (x, changed):
         layer = make_layer(
-            dim, np.random.default_rng(0), heads=2, key_dim=4, block=8, r=2,
+            dim,
+            np.random.default_rng(0),
+            heads=2,
+            key_dim=4,
+            block=8,
+            r=2,
             dropout=0.5,
         )
         outputs.append(
-            to_numpy(layer(data.astype("float32"), padding_mask=mask, training=True))
+            to_numpy(
+                layer(data.astype("float32"), padding_mask=mask, training=True)
+            )
         )
     np.testing.assert_allclose(
         outputs[0][mask], outputs[1][mask], rtol=1e-5, atol=1e-6
@@ -962,8 +1036,16 @@ def test_dropout_never_attends_padded_keys():
         (dict(block_size=-3), "block_size", "block_size=-3"),
         (dict(block_size=2.5), "block_size", "block_size=2.5"),
         (dict(block_size="8"), "block_size", "block_size='8'"),
-        (dict(num_random_blocks=-1), "num_random_blocks", "num_random_blocks=-1"),
-        (dict(num_random_blocks=1.0), "num_random_blocks", "num_random_blocks=1.0"),
+        (
+            dict(num_random_blocks=-1),
+            "num_random_blocks",
+            "num_random_blocks=-1",
+        ),
+        (
+            dict(num_random_blocks=1.0),
+            "num_random_blocks",
+            "num_random_blocks=1.0",
+        ),
         (dict(num_heads=0), "num_heads", "num_heads=0"),
         (dict(num_heads=2.0), "num_heads", "num_heads=2.0"),
         (dict(key_dim=None), "key_dim", "key_dim=None"),
@@ -1002,9 +1084,7 @@ def test_wrong_rank(shape, argument):
     assert f"{argument}.shape={shape}" in message, message
 
 
-@pytest.mark.parametrize(
-    "mask_shape", [(2, 21), (3, 20), (2, 20, 1), (20,)]
-)
+@pytest.mark.parametrize("mask_shape", [(2, 21), (3, 20), (2, 20, 1), (20,)])
 def test_mismatched_padding_mask(mask_shape):
     x = np.zeros((2, 20, 8), "float32")
     with pytest.raises(ValueError) as error:
@@ -1031,9 +1111,7 @@ def test_causal_mask_is_rejected():
     assert "use_causal_mask=True" in message, message
 
 
-@pytest.mark.parametrize(
-    "value_len,key_len", [(30, None), (20, 30), (30, 30)]
-)
+@pytest.mark.parametrize("value_len,key_len", [(30, None), (20, 30), (30, 30)])
 def test_cross_attention_with_different_lengths_is_rejected(value_len, key_len):
     query = np.zeros((2, 20, 8), "float32")
     value = np.zeros((2, value_len, 8), "float32")

@@ -79,7 +79,11 @@ def test_random_blocks_table(num_blocks, num_random_blocks):
         num_blocks, heads, num_random_blocks, SEED, NUMPY
     )
     blocks, valid = np.asarray(blocks), np.asarray(valid)
-    assert blocks.shape == valid.shape == (heads, num_blocks - 2, num_random_blocks)
+    assert (
+        blocks.shape
+        == valid.shape
+        == (heads, num_blocks - 2, num_random_blocks)
+    )
     assert ((blocks >= 0) & (blocks < num_blocks)).all()
     assert (blocks[~valid] == 0).all(), "invalid slots hold block 0"
     for h, row in itertools.product(range(heads), range(num_blocks - 2)):
