@@ -852,8 +852,17 @@ def mixed_policy(request):
         keras.config.set_dtype_policy(previous)
 
 
-@pytest.mark.parametrize("length", [12, 150])  # dense path, sparse path
-def test_mixed_precision(mixed_policy, length):
+@pytest.mark.parametrize(
+    "length,mode",
+    [
+        (12, "eager"),  # dense path
+        (150, "eager"),  # sparse path
+        pytest.param(150, "graph", marks=pytest.mark.tf_only),
+        pytest.param(150, "xla", marks=pytest.mark.tf_only),
+        pytest.param(150, "jit", marks=jax_only),
+    ],
+)
+def test_mixed_precision(mixed_policy, length, mode):
     rng = np.random.default_rng(9)
     dim = 8
     layer = make_layer(dim, rng, heads=2, key_dim=4, block=4, r=2)
@@ -864,10 +873,11 @@ def test_mixed_precision(mixed_policy, length):
     mask = make_mask("full_pad", 3, length, rng)
     mask[1] = False
     mask[1, -1] = True  # one real token, in the last block
-    output, probs = layer(x, padding_mask=mask, return_attention_scores=True)
-    assert keras.backend.standardize_dtype(output.dtype) == compute_dtype
-    output = to_numpy(output).astype(np.float64)
-    probs = to_numpy(probs).astype(np.float64)
+    output, probs = run_layer(
+        layer, mode, x, mask, return_attention_scores=True
+    )
+    assert str(output.dtype) == str(probs.dtype) == compute_dtype
+    output, probs = output.astype(np.float64), probs.astype(np.float64)
     assert np.all(np.isfinite(output)) and np.all(np.isfinite(probs))
     forward = oracle_for(layer, x, mask)
     rtol = 5e-3 if compute_dtype == "float16" else 3e-2
