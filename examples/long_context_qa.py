@@ -189,7 +189,9 @@ def packed_examples(config, words, tokenizer, packer, count, seed):
 def batches(examples, batch_size, shuffle_seed=None):
     dataset = tf.data.Dataset.from_tensor_slices(examples)
     if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(examples[1]["start_logits"]), shuffle_seed)
+        dataset = dataset.shuffle(
+            len(examples[1]["start_logits"]), shuffle_seed
+        )
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

@@ -81,7 +81,10 @@ def collect_info():
 
     from keras_bigbird.version import __version__
 
-    versions = {"keras_bigbird": __version__, "python": platform.python_version()}
+    versions = {
+        "keras_bigbird": __version__,
+        "python": platform.python_version(),
+    }
     versions.update({package: _version(package) for package in PACKAGES})
     info = {
         "versions": versions,
@@ -107,7 +110,11 @@ def format_info(info):
     for name, devices in info["devices"].items():
         lines.append(f"devices ({name}): {', '.join(devices) or 'none'}")
     for name, xla in info["xla"].items():
-        how = "tf.function(jit_compile=True)" if name == "tensorflow" else "jax.jit"
+        how = (
+            "tf.function(jit_compile=True)"
+            if name == "tensorflow"
+            else "jax.jit"
+        )
         if xla["ok"]:
             status = f"yes (compiled and ran in {xla['seconds']} s)"
         else:

@@ -169,7 +169,9 @@ def fit_evaluate_save(
         save_preprocessor(preprocessor, preprocessor_path)
     return TrainingResult(
         model=model,
-        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        history={
+            k: [float(v) for v in vs] for k, vs in history.history.items()
+        },
         evaluation={k: float(v) for k, v in metrics.items()},
         output_dir=output_dir,
         model_path=model_path,

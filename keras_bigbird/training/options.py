@@ -106,7 +106,7 @@ def add_data_arguments(parser):
     )
     group.add_argument(
         "--task",
-        help="the load_long_text task (\"default\": the dataset's first)",
+        help='the load_long_text task ("default": the dataset\'s first)',
     )
     group.add_argument("--train-split", help="TFDS split to train on")
     group.add_argument(
@@ -165,7 +165,7 @@ def add_model_arguments(parser):
         "--encoder-config",
         type=_json_object,
         metavar="JSON",
-        help='BigBirdEncoder arguments overriding the preset, e.g. '
+        help="BigBirdEncoder arguments overriding the preset, e.g. "
         '\'{"num_layers": 4, "block_size": 32}\'',
     )
     group.add_argument(
@@ -207,7 +207,7 @@ def add_config_argument(parser):
         "--config",
         metavar="FILE",
         help="a JSON object of options (keys as the flags, with "
-        "underscores: {\"tfds\": \"imdb_reviews\", \"max_sequence_length\": "
+        'underscores: {"tfds": "imdb_reviews", "max_sequence_length": '
         "4096}); flags given on the command line win",
     )
 

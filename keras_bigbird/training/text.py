@@ -14,8 +14,16 @@ SENTENCEPIECE_PREFIX = "spm"
 WORDPIECE_FILE = "vocabulary.txt"
 
 
-def corpus_texts(source, *, split="train", text_column="text", limit=None,
-                 file_format=None, data_dir=None, download=True):
+def corpus_texts(
+    source,
+    *,
+    split="train",
+    text_column="text",
+    limit=None,
+    file_format=None,
+    data_dir=None,
+    download=True,
+):
     """Returns the raw documents of a dataset, for training a tokenizer.
 
     Args:
@@ -63,14 +71,22 @@ def corpus_texts(source, *, split="train", text_column="text", limit=None,
             dataset = dataset.take(limit)
         texts += [
             text.decode("utf-8")
-            for text in dataset.map(lambda x: x[text_feature]).as_numpy_iterator()
+            for text in dataset.map(
+                lambda x: x[text_feature]
+            ).as_numpy_iterator()
         ]
     return texts
 
 
-def text_tokenizer(output_dir, *, sentencepiece_model=None,
-                   wordpiece_vocabulary=None, lowercase=False, texts=None,
-                   vocabulary_size=8000):
+def text_tokenizer(
+    output_dir,
+    *,
+    sentencepiece_model=None,
+    wordpiece_vocabulary=None,
+    lowercase=False,
+    texts=None,
+    vocabulary_size=8000,
+):
     """A tokenizer layer, its vocabulary written beside the model.
 
     Exactly one source: an existing SentencePiece `.model` file, an existing
@@ -100,7 +116,9 @@ def text_tokenizer(output_dir, *, sentencepiece_model=None,
         )
     os.makedirs(output_dir, exist_ok=True)
     if wordpiece_vocabulary:
-        tokenizer = WordPieceTokenizer(wordpiece_vocabulary, lowercase=lowercase)
+        tokenizer = WordPieceTokenizer(
+            wordpiece_vocabulary, lowercase=lowercase
+        )
         _copy(wordpiece_vocabulary, os.path.join(output_dir, WORDPIECE_FILE))
         return tokenizer
     if sentencepiece_model:

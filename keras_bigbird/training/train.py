@@ -101,7 +101,11 @@ def _load_data(config, tokenizer, packer):
             num_classes=config["num_classes"],
             **options,
         )
-        splits = (config["data"], config["validation_data"], config["test_data"])
+        splits = (
+            config["data"],
+            config["validation_data"],
+            config["test_data"],
+        )
     train, info = load(splits[0], with_info=True, shuffle=True)
     if info.task is None:
         raise ValueError(

@@ -108,9 +108,15 @@ def test_long_context_qa_learns_the_planted_span(tmp_path):
     assert chance == 1 / (128 - 7 - 3)
     # 48 steps find the answer far more often than chance (0.8%).
     assert figures["test start accuracy"] > 10 * chance
-    config = {"num_facts": 1, "answer_length": 2, "num_keys": 100,
-              "num_values": 100, "filler_words": 200, "seed": 0,
-              "max_sequence_length": 128}
+    config = {
+        "num_facts": 1,
+        "answer_length": 2,
+        "num_keys": 100,
+        "num_values": 100,
+        "filler_words": 200,
+        "seed": 0,
+        "max_sequence_length": 128,
+    }
     # The vocabulary beside the model is the one the example generates.
     words = long_context_qa.make_vocabulary(config, np.random.default_rng(0))
     tokenizer = long_context_qa.WordPieceTokenizer(
@@ -130,8 +136,13 @@ def test_long_context_qa_learns_the_planted_span(tmp_path):
 def test_question_answer_generation():
     import long_context_qa
 
-    config = {"num_facts": 3, "answer_length": 3, "num_keys": 10,
-              "num_values": 10, "filler_words": 50}
+    config = {
+        "num_facts": 3,
+        "answer_length": 3,
+        "num_keys": 10,
+        "num_values": 10,
+        "filler_words": 50,
+    }
     rng = np.random.default_rng(1)
     words = long_context_qa.make_vocabulary(config, rng)
     questions, passages, spans = long_context_qa.generate(
@@ -161,7 +172,9 @@ def test_dna_kmer_tokenizer_and_smoke_run(tmp_path):
     # Non-overlapping 3-mers, the tail as a shorter piece.
     for sequence, ids in zip(sequences, tokenizer(sequences).to_list()):
         pieces = [tokenizer.id_to_token(i).removeprefix("##") for i in ids]
-        assert pieces == [sequence[i : i + 3] for i in range(0, len(sequence), 3)]
+        assert pieces == [
+            sequence[i : i + 3] for i in range(0, len(sequence), 3)
+        ]
     assert inputs["token_ids"].shape == (3, 16)
     check_run(result, inputs)
     figures = result.figures
@@ -173,8 +186,13 @@ def test_dna_kmer_tokenizer_and_smoke_run(tmp_path):
 def test_dna_generation_plants_only_the_class_motif():
     import dna_classification
 
-    config = {"num_classes": 3, "motif_length": 6, "motif_copies": 2,
-              "min_length": 50, "max_length": 90}
+    config = {
+        "num_classes": 3,
+        "motif_length": 6,
+        "motif_copies": 2,
+        "min_length": 50,
+        "max_length": 90,
+    }
     motifs = ["ACGTAC", "TTGACA"]
     sequences, labels = dna_classification.generate(
         config, motifs, 200, np.random.default_rng(0)
@@ -203,7 +221,36 @@ def test_help(module, capsys):
         example.main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for flag in ("--smoke", "--preset", "--max-sequence-length",
-                 "--batch-size", "--epochs", "--output-dir"):
+    for flag in (
+        "--smoke",
+        "--preset",
+        "--max-sequence-length",
+        "--batch-size",
+        "--epochs",
+        "--output-dir",
+    ):
         assert flag in text
     assert "(default:bigbird_tiny)" in "".join(text.split())
+
+
+def test_example_runs_as_a_script():
+    """`python examples/<name>.py` finds `common` beside it."""
+    import subprocess
+    import sys
+
+    from tests.examples.conftest import EXAMPLES_DIR
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(EXAMPLES_DIR, "dna_classification.py"),
+            "--help",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("usage: dna_classification.py")
+    assert "--kmer KMER" in done.stdout
