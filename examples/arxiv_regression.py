@@ -38,19 +38,9 @@ DEFAULTS = {
     "skip_empty": True,
     "output_dir": "runs/arxiv_regression",
     "max_sequence_length": 1024,
-    "vocabulary_size": 8000,
-    "tokenizer_documents": 1000,
-    "batch_size": 8,
-    "epochs": 2,
 }
 
-SMOKE = {
-    "train_split": "train[:16]",
-    "validation_split": "validation[:8]",
-    "test_split": "test[:8]",
-    "vocabulary_size": 200,
-    "tokenizer_documents": 16,
-}
+SMOKE = {"validation_split": "validation[:8]"}
 
 
 def main(argv=None):

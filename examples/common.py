@@ -66,11 +66,27 @@ def parse(argv, description, groups, defaults, smoke, add_arguments=None):
 MODEL_AND_FIT = (options.add_model_arguments, options.add_fit_arguments)
 
 
+# The TFDS text examples: a laptop-sized run, and its smoke version.
+TEXT_DEFAULTS = {
+    "vocabulary_size": 8000,
+    "tokenizer_documents": 1000,
+    "batch_size": 8,
+    "epochs": 2,
+}
+TEXT_SMOKE = {
+    "train_split": "train[:16]",
+    "test_split": "test[:8]",
+    "vocabulary_size": 200,
+    "tokenizer_documents": 16,
+}
+
+
 def run_text_task(argv, description, defaults, smoke):
     """`keras_bigbird.training.train` with an example's defaults.
 
     All the flags of `keras-bigbird train` apply; the example only sets the
-    dataset and sizes. Returns the `TrainingResult`.
+    dataset and sizes (over `TEXT_DEFAULTS` and `TEXT_SMOKE`). Returns the
+    `TrainingResult`.
     """
     from keras_bigbird.training import train
 
@@ -82,8 +98,8 @@ def run_text_task(argv, description, defaults, smoke):
             options.add_tokenizer_arguments,
             *MODEL_AND_FIT,
         ],
-        defaults,
-        smoke,
+        {**TEXT_DEFAULTS, **defaults},
+        {**TEXT_SMOKE, **smoke},
     )
     config.pop("smoke")
     return train(config)

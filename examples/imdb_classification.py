@@ -33,19 +33,9 @@ DEFAULTS = {
     "test_split": "test[:4%]",
     "output_dir": "runs/imdb_classification",
     "max_sequence_length": 512,
-    "vocabulary_size": 8000,
-    "tokenizer_documents": 1000,
-    "batch_size": 8,
-    "epochs": 2,
 }
 
-SMOKE = {
-    "train_split": "train[:16]",
-    "validation_split": "train[16:24]",
-    "test_split": "test[:8]",
-    "vocabulary_size": 200,
-    "tokenizer_documents": 16,
-}
+SMOKE = {"validation_split": "train[16:24]"}
 
 
 def main(argv=None):

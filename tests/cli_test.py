@@ -192,3 +192,7 @@ def test_train_errors(tmp_path, capsys):
         cli.main(["train", "--config", str(config_file)])
     assert exit_info.value.code == 2
     assert "unknown options ['epoch']" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--config", str(tmp_path / "missing.json")])
+    assert "No such file" in capsys.readouterr().err

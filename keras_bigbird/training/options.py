@@ -238,11 +238,11 @@ def parse_config(parser, argv=None, defaults=None, smoke=None):
     first = parser.parse_args(argv)
     overrides = {}
     if getattr(first, "config", None):
-        with open(first.config) as f:
-            try:
+        try:
+            with open(first.config) as f:
                 overrides = json.load(f)
-            except json.JSONDecodeError as error:
-                parser.error(f"--config {first.config}: not JSON ({error})")
+        except (OSError, json.JSONDecodeError) as error:
+            parser.error(f"--config {first.config}: {error}")
         if not isinstance(overrides, dict):
             parser.error(f"--config {first.config}: expected a JSON object")
         unknown = sorted(set(overrides) - known - {"config", "help"})
