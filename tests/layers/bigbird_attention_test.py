@@ -863,6 +863,7 @@ def mixed_policy(request):
     ],
 )
 def test_mixed_precision(mixed_policy, length, mode):
+    eager_jax_only_if(length == 12, mode)
     rng = np.random.default_rng(9)
     dim = 8
     layer = make_layer(dim, rng, heads=2, key_dim=4, block=4, r=2)
@@ -1168,13 +1169,16 @@ def test_no_nan_or_inf_with_heavy_padding(length, mode):
     input_grads, _ = oracle_backward(
         OracleWeights.from_layer(layer), forward, upstream
     )
-    assert_close(run_layer(layer, mode, x, mask), forward.output, RTOL)
-    grads = layer_gradients(layer, mode, x, mask, upstream)
-    assert_close(grads[0], sum(input_grads.values()), RTOL, "d input")
-    # Scores in the thousands (30x the inputs): still finite everywhere.
-    # (No oracle comparison there: float32 rounding of a score of ~5000 is
-    # ~3e-4 of a logit.)
-    output = run_layer(layer, mode, 30 * x, mask)
+    # The same sequences again at 30x the scale (scores in the thousands)
+    # in the same batch: finite everywhere. (No oracle comparison there:
+    # float32 rounding of a score of ~5000 is ~3e-4 of a logit.)
+    x2, mask2 = np.concatenate([x, 30 * x]), np.concatenate([mask, mask])
+    upstream2 = np.concatenate([upstream, upstream])
+    output = run_layer(layer, mode, x2, mask2)
     assert np.all(np.isfinite(output))
-    for grad in layer_gradients(layer, mode, 30 * x, mask, upstream):
+    assert_close(output[:batch], forward.output, RTOL)
+    grads = layer_gradients(layer, mode, x2, mask2, upstream2)
+    for grad in grads:
         assert np.all(np.isfinite(grad))
+    # Input gradients do not mix sequences.
+    assert_close(grads[0][:batch], sum(input_grads.values()), RTOL, "d input")

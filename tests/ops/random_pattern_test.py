@@ -178,10 +178,10 @@ def test_pattern_reaches_the_last_blocks_of_long_sequences():
     ],
 )
 def test_numpy_and_keras_ops_agree(num_blocks, heads, r, seed):
-    if keras.backend.backend() == "jax" and num_blocks not in (4, 17, 130):
+    if keras.backend.backend() == "jax" and num_blocks != 17:
         # Eager JAX compiles each of the hash's ops per shape (seconds); the
         # layer uses the keras.ops table only for symbolic lengths (TF).
-        pytest.skip("eager JAX: three of the sizes suffice")
+        pytest.skip("eager JAX: one size suffices")
     for function in (random_blocks, key_block_table):
         expected = function(num_blocks, heads, r, seed, NUMPY)
         actual = function(num_blocks, heads, r, seed, ops)
