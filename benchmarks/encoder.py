@@ -20,6 +20,15 @@ come from the same run. Reported per configuration:
 - TF peak: the TensorFlow CPU allocator's peak over the timed steps above
   the memory in use before them (`tf.config.experimental.get_memory_info`),
   i.e. what one training step allocates (activations, gradients, workspace).
+- busy / mm GF/s: how many cores the worker kept busy during the timed
+  steps and the machine's dense float32 matmul rate right after them; low
+  values mean other processes shared the machine (the figures are then
+  slower than the hardware allows).
+
+Checkpointing only pays with depth: with 2 layers, the backward pass of one
+layer (its recomputed activations plus its gradients) is about as large as
+what the other layer would have kept. The second command below measures it
+on the 12 layers of the base architecture.
 
 A watchdog stops a worker whose RSS exceeds `--memory-cap-gb` (default 12
 GB, and at most the machine's available memory minus 2 GB when the worker
@@ -29,7 +38,8 @@ alone, and keeps the probabilities for the backward pass as well.
 
     python benchmarks/encoder.py                         # everything
     python benchmarks/encoder.py --lengths 1024 4096 --modes graph
-    python benchmarks/encoder.py --num-layers 4 --steps 5
+    python benchmarks/encoder.py --num-layers 12 --lengths 4096 16384 \
+        --impls bigbird --steps 2 --json benchmarks/results/encoder_12_layers.json
 """
 
 import argparse
@@ -94,10 +104,12 @@ def worker(args):
     tf.config.experimental.reset_memory_stats("CPU:0")
     in_use = tf.config.experimental.get_memory_info("CPU:0")["current"]
     times = []
+    cpu_before, load_before = cpu_seconds(), os.getloadavg()[0]
     for _ in range(args.steps):
         start = time.perf_counter()
         loss = model.train_on_batch(x, y)
         times.append(time.perf_counter() - start)
+    cpu_used = cpu_seconds() - cpu_before
     tf_peak = tf.config.experimental.get_memory_info("CPU:0")["peak"] - in_use
     step = sorted(times)[len(times) // 2]
     print(json.dumps(dict(
@@ -109,7 +121,31 @@ def worker(args):
         tf_peak_gb=tf_peak / 2**30,
         loss=float(np.asarray(loss).reshape(-1)[0]),
         parameters=model.count_params(),
+        # Contention indicators: the cores this process kept busy during
+        # the timed steps (2.0 = both of 2 cores), the 1-minute load
+        # average when they started, and the dense matmul rate right after.
+        cores_busy=cpu_used / sum(times),
+        load_average=load_before,
+        matmul_gflops=matmul_rate(tf) / 1e9,
     )))
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def matmul_rate(tf, size=2048, repeats=5):
+    """Median float32 dense matmul FLOP/s of this machine, now."""
+    a = tf.random.normal([size, size])
+    matmul = tf.function(lambda a: tf.matmul(a, a))
+    matmul(a).numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul(a).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / sorted(times)[len(times) // 2]
 
 
 def rss_gb(pid):
@@ -182,6 +218,7 @@ def report(results):
     header = (
         f"{'length':>6} {'mode':>5} {'ckpt':>4} {'attention':>9} "
         f"{'step s':>8} {'tokens/s':>9} {'peak RSS GB':>11} {'TF peak GB':>10}"
+        f" {'busy':>5} {'mm GF/s':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -196,6 +233,7 @@ def report(results):
         print(
             f"{cells} {r['step_s']:8.2f} {r['tokens_per_s']:9.0f} "
             f"{r['peak_rss_gb']:11.2f} {r['tf_peak_gb']:10.2f}"
+            f" {r['cores_busy']:5.2f} {r['matmul_gflops']:7.0f}"
         )
 
     def ok(r):
@@ -287,7 +325,7 @@ def main():
                     # length is enough to show the limit.
                     if (impl == "mha" and ckpt == "yes"
                             and dense_scores_gib(length, args.batch_size)
-                            > args.memory_cap_gb):
+                            >= args.memory_cap_gb):
                         continue
                     configs.append((impl, mode, length, ckpt == "yes"))
     results = []

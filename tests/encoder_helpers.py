@@ -23,8 +23,9 @@ def to_numpy(x):
 def loss_and_grads(model, inputs, loss_fn, training=True, graph=False):
     """`(loss, grads)` of `loss_fn(model(inputs))` w.r.t. trainable weights.
 
-    `graph=True` traces the TensorFlow computation with `tf.function` (JAX
-    always traces, with `jax.jit`). Grads are numpy (None if unconnected).
+    `graph=True` traces the TensorFlow computation with `tf.function`,
+    `graph="xla"` with `tf.function(jit_compile=True)` (JAX always traces,
+    with `jax.jit`). Grads are numpy (None if unconnected).
     """
     if BACKEND == "tensorflow":
         import tensorflow as tf
@@ -35,7 +36,7 @@ def loss_and_grads(model, inputs, loss_fn, training=True, graph=False):
             return loss, tape.gradient(loss, model.trainable_variables)
 
         if graph:
-            step = tf.function(step)
+            step = tf.function(step, jit_compile=graph == "xla")
         loss, grads = step()
         return float(loss), [to_numpy(g) for g in grads]
 

@@ -305,7 +305,14 @@ def _loss(outputs):
     return keras.ops.sum(keras.ops.square(outputs) * weights)
 
 
-@pytest.mark.parametrize("graph", [False, pytest.param(True, marks=pytest.mark.tf_only)])
+@pytest.mark.parametrize(
+    "graph",
+    [
+        False,
+        pytest.param(True, marks=pytest.mark.tf_only),
+        pytest.param("xla", marks=pytest.mark.tf_only),
+    ],
+)
 @pytest.mark.parametrize("attention_type", ["block_sparse", "original_full"])
 def test_checkpointing_gives_the_same_gradients_with_dropout(graph, attention_type):
     plain, checkpointed = _checkpointing_pair(attention_type=attention_type)
