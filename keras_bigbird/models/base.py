@@ -33,9 +33,16 @@ class FunctionalModel(keras.Model):
             self._with_optional_inputs(inputs), *args, **kwargs
         )
 
-    def call(self, inputs, *args, **kwargs):
-        # `stateless_call` (the JAX trainer) calls `call` directly.
-        return super().call(self._with_optional_inputs(inputs), *args, **kwargs)
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        # `stateless_call` (the JAX trainer) calls `call` directly. The
+        # signature names `training`: Keras passes `training=True` in
+        # `fit` only to models whose `call` declares it.
+        return super().call(
+            self._with_optional_inputs(inputs),
+            training=training,
+            mask=mask,
+            **kwargs,
+        )
 
     @classmethod
     def from_config(cls, config):
