@@ -1,9 +1,11 @@
-"""Pieces shared by the task models."""
+"""Pieces shared by the task models: base classes, head layers."""
 
 import keras
 from keras import ops
 
+from keras_bigbird.models.base import FunctionalModel
 from keras_bigbird.models.bigbird_encoder import BigBirdEncoder
+from keras_bigbird.utils import checks
 
 
 def head_dtype(encoder):
@@ -23,8 +25,95 @@ def resolve_encoder(encoder):
     return encoder
 
 
-def encoder_from_preset(preset, **kwargs):
-    return BigBirdEncoder.from_preset(preset, **kwargs)
+def output_dropout(encoder, rate):
+    return keras.layers.Dropout(
+        rate, seed=getattr(encoder, "seed", None), name="output_dropout"
+    )
+
+
+def output_dense(encoder, units, activation=None, name="logits"):
+    return keras.layers.Dense(
+        units,
+        activation=activation,
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        dtype=head_dtype(encoder),
+        name=name,
+    )
+
+
+class TaskModel(FunctionalModel):
+    """Base of the task models: a head on the outputs of a `BigBirdEncoder`.
+
+    Subclasses store the encoder as `self.encoder` and return their own
+    arguments from `_head_config()`.
+    """
+
+    OPTIONAL_INPUTS = ("segment_ids",)
+
+    @classmethod
+    def from_preset(cls, preset, encoder_kwargs=None, **kwargs):
+        """The model on the encoder preset `preset` (no weights).
+
+        `encoder_kwargs` go to `BigBirdEncoder.from_preset`, the other
+        keyword arguments (e.g. `num_classes`) to the constructor.
+        """
+        encoder = BigBirdEncoder.from_preset(preset, **(encoder_kwargs or {}))
+        return cls(encoder, **kwargs)
+
+    def _head_config(self):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            **self._head_config(),
+        }
+
+
+class ClassifierModel(TaskModel):
+    """Dropout and `Dense(num_classes)` on the encoder output `ENCODER_OUTPUT`.
+
+    Subclasses name the encoder output and may post-process the logits in
+    `_outputs(logits, inputs)`.
+    """
+
+    ENCODER_OUTPUT = None
+
+    def __init__(
+        self, encoder, num_classes, activation=None, dropout=0.1, **kwargs
+    ):
+        encoder = resolve_encoder(encoder)
+        checks.positive_int("num_classes", num_classes)
+        checks.rate("dropout", dropout)
+
+        # === Layers ===
+        self.encoder = encoder
+        self.output_dropout = output_dropout(encoder, dropout)
+        self.output_dense = output_dense(encoder, num_classes, activation)
+
+        # === Functional Model ===
+        inputs = encoder.input
+        x = encoder(inputs)[self.ENCODER_OUTPUT]
+        x = self.output_dense(self.output_dropout(x))
+        outputs = self._outputs(x, inputs)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.num_classes = num_classes
+        self.activation = keras.activations.get(activation)
+        self.dropout = dropout
+
+    def _outputs(self, logits, inputs):
+        return logits
+
+    def _head_config(self):
+        return {
+            "num_classes": self.num_classes,
+            "activation": keras.activations.serialize(self.activation),
+            "dropout": self.dropout,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")

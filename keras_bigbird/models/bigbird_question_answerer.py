@@ -3,12 +3,11 @@
 import keras
 
 from keras_bigbird.models import _heads
-from keras_bigbird.models.base import FunctionalModel
 from keras_bigbird.utils import checks
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
-class BigBirdQuestionAnswerer(FunctionalModel):
+class BigBirdQuestionAnswerer(_heads.TaskModel):
     """Predicts the start and end token of an answer span.
 
     A functional `keras.Model` with the encoder's inputs and two outputs,
@@ -39,30 +38,20 @@ class BigBirdQuestionAnswerer(FunctionalModel):
         - [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
     """
 
-    OPTIONAL_INPUTS = ("segment_ids",)
-
     def __init__(self, encoder, dropout=0.1, **kwargs):
         encoder = _heads.resolve_encoder(encoder)
         checks.rate("dropout", dropout)
 
         # === Layers ===
         self.encoder = encoder
-        self.output_dropout = keras.layers.Dropout(
-            dropout, seed=getattr(encoder, "seed", None), name="output_dropout"
-        )
-        self.span_dense = keras.layers.Dense(
-            2,
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            dtype=_heads.head_dtype(encoder),
-            name="span_logits",
-        )
+        self.output_dropout = _heads.output_dropout(encoder, dropout)
+        self.span_dense = _heads.output_dense(encoder, 2, name="span_logits")
         self.span_logits = _heads.SpanLogits(dtype="float32", name="span")
 
         # === Functional Model ===
         inputs = encoder.input
         x = encoder(inputs)["sequence_output"]
-        x = self.output_dropout(x)
-        x = self.span_dense(x)
+        x = self.span_dense(self.output_dropout(x))
         start, end = self.span_logits(x, inputs["padding_mask"])
         super().__init__(
             inputs=inputs,
@@ -73,16 +62,5 @@ class BigBirdQuestionAnswerer(FunctionalModel):
         # === Config ===
         self.dropout = dropout
 
-    @classmethod
-    def from_preset(cls, preset, encoder_kwargs=None, **kwargs):
-        """A question answerer on the encoder preset `preset` (no weights)."""
-        encoder = _heads.encoder_from_preset(preset, **(encoder_kwargs or {}))
-        return cls(encoder, **kwargs)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "dropout": self.dropout,
-        }
+    def _head_config(self):
+        return {"dropout": self.dropout}
