@@ -1,9 +1,11 @@
 """Speed and memory of BigBirdAttention against keras MultiHeadAttention.
 
 Every configuration and pass (forward, forward+backward) runs in a fresh
-subprocess, so its peak memory (resident-set high-water mark above the
-process's size just before the first full-length call) is its own; each
-subprocess also times a dense float32 matmul after its own runs, so that the
+subprocess, so its peak memory is its own: "MB" is the resident-set
+high-water mark above the process's size just before the first full-length
+call (what the process really took, allocator caching included), "TF MB"
+the TensorFlow CPU allocator's peak above its use at that point (what the
+computation allocates, without caching noise). Each subprocess also times a dense float32 matmul after its own runs, so that the
 achieved FLOP rate is compared with what the machine delivered at that
 moment. Prints a table, the ratios and the issue's targets, and writes JSON.
 
@@ -18,25 +20,12 @@ plus, per head, 2 * (key_dim + value_dim) for every (query, key) pair that
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import time
 
+import measure
+
 DEFAULTS = dict(heads=12, key_dim=64, dim=768, block_size=64, random_blocks=3)
-
-
-def matmul_rate(tf, size=2048, repeats=7):
-    """Median float32 dense matmul FLOP/s of this machine, now."""
-    a = tf.random.normal([size, size])
-    f = tf.function(lambda a: tf.matmul(a, a))
-    f(a).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f(a).numpy()
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / sorted(times)[len(times) // 2]
 
 
 def graph_pairs(length, block_size, heads, random_blocks, seed):
@@ -69,10 +58,6 @@ def forward_flops(impl, length, cfg):
 def rss_bytes():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def peak_rss_bytes():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def worker(args):
@@ -127,13 +112,17 @@ def worker(args):
 
     fn = forward if args.pass_ == "forward" else forward_backward
     baseline = rss_bytes()
-    seconds = timed(fn, args.repeats)
-    peak = peak_rss_bytes() - baseline
-    rate = matmul_rate(tf)
+    with measure.AllocatorPeak(tf) as allocated:
+        seconds = timed(fn, args.repeats)
+    peak = measure.peak_rss_bytes() - baseline
+    rate = measure.matmul_rate(tf)
     flops = forward_flops(args.impl, args.length, cfg)
     if args.pass_ == "forward_backward":
         flops *= 3
-    print(json.dumps(dict(seconds=seconds, flops=flops, rate=rate, peak=peak)))
+    print(json.dumps(dict(
+        seconds=seconds, flops=flops, rate=rate, peak=peak,
+        allocated=allocated.bytes,
+    )))
 
 
 def run_config(impl, mode, length, repeats):
@@ -151,30 +140,25 @@ def run_config(impl, mode, length, repeats):
                 f"{pass_}_pct_of_matmul": 100 * measured["flops"]
                 / measured["seconds"] / measured["rate"],
                 f"{pass_}_peak_mb": measured["peak"] / 2**20,
+                f"{pass_}_allocated_mb": measured["allocated"] / 2**20,
             }
         )
     return result
 
 
 def run_worker(impl, mode, length, repeats, pass_):
-    cmd = [
-        sys.executable, __file__, "--worker", "--impl", impl, "--mode", mode,
-        "--length", str(length), "--repeats", str(repeats), "--pass", pass_,
-    ]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr or "").strip().splitlines()[-3:]
-        return dict(error=f"exit {done.returncode}: {' '.join(tail)}")
-    return json.loads(lines[-1])
+    return measure.run_worker(measure.worker_command(
+        __file__, "--impl", impl, "--mode", mode, "--length", length,
+        "--repeats", repeats, "--pass", pass_,
+    ))
 
 
 def report(results, mha_max_length):
     rows = {(r["impl"], r["mode"], r["length"]): r for r in results}
     header = (
         f"{'length':>6} {'impl':>7} {'mode':>5} {'fwd ms':>8} {'f+b ms':>8} "
-        f"{'fwd %mm':>8} {'f+b %mm':>8} {'fwd MB':>8} {'f+b MB':>8}"
+        f"{'fwd %mm':>8} {'f+b %mm':>8} {'fwd MB':>8} {'f+b MB':>8} "
+        f"{'fwd TF MB':>9} {'f+b TF MB':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -187,7 +171,9 @@ def report(results, mha_max_length):
             f"{1e3 * r['forward_s']:8.1f} {1e3 * r['forward_backward_s']:8.1f} "
             f"{r['forward_pct_of_matmul']:7.0f}% "
             f"{r['forward_backward_pct_of_matmul']:7.0f}% "
-            f"{r['forward_peak_mb']:8.0f} {r['forward_backward_peak_mb']:8.0f}"
+            f"{r['forward_peak_mb']:8.0f} {r['forward_backward_peak_mb']:8.0f} "
+            f"{r['forward_allocated_mb']:9.0f} "
+            f"{r['forward_backward_allocated_mb']:9.0f}"
         )
     rates = [
         r[f"{p}_matmul_flops_per_s"]
@@ -219,14 +205,19 @@ def report(results, mha_max_length):
                 f"{m['forward_s'] / b['forward_s']:.2f}x, forward+backward "
                 f"{m['forward_backward_s'] / b['forward_backward_s']:.2f}x"
             )
-    print("\nBigBird peak memory growth (fwd+bwd, 2x the length):")
+    print("\nBigBird peak memory growth (fwd+bwd, 2x the length): "
+          "resident set, TF allocator")
     for mode in modes:
         for short in lengths:
             a, b = rows.get(("bigbird", mode, short)), rows.get(("bigbird", mode, 2 * short))
             if a and b and "error" not in a and "error" not in b:
+                rss, tf_peak = (
+                    b[f"forward_backward_{key}_mb"] / a[f"forward_backward_{key}_mb"]
+                    for key in ("peak", "allocated")
+                )
                 print(
                     f"  {mode:>5} {2 * short:>6} vs {short:>6}: "
-                    f"{b['forward_backward_peak_mb'] / a['forward_backward_peak_mb']:.2f}x"
+                    f"{rss:.2f}x, {tf_peak:.2f}x"
                 )
 
 

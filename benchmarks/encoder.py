@@ -30,7 +30,7 @@ layer (its recomputed activations plus its gradients) is about as large as
 what the other layer would have kept. The second command below measures it
 on the 12 layers of the base architecture.
 
-A watchdog stops a worker whose RSS exceeds `--memory-cap-gb` (default 12
+A watchdog stops a worker whose RSS exceeds `--memory-cap-gb` (default 22
 GB, and at most the machine's available memory minus 2 GB when the worker
 starts, to leave room for other processes on a shared machine); the dense
 encoder at 16384 tokens needs 12 GiB for the attention scores of one layer
@@ -39,16 +39,18 @@ alone, and keeps the probabilities for the backward pass as well.
     python benchmarks/encoder.py                         # everything
     python benchmarks/encoder.py --lengths 1024 4096 --modes graph
     python benchmarks/encoder.py --num-layers 12 --lengths 4096 16384 \
-        --impls bigbird --steps 2 --json benchmarks/results/encoder_12_layers.json
+        --modes graph --impls bigbird --steps 2 \
+        --json benchmarks/results/encoder_12_layers.json
 """
 
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
+
+import measure
 
 DEFAULTS = dict(
     vocabulary_size=50358,
@@ -101,24 +103,22 @@ def worker(args):
     start = time.perf_counter()
     model.train_on_batch(x, y)  # traces, compiles, creates the Adam slots
     first = time.perf_counter() - start
-    tf.config.experimental.reset_memory_stats("CPU:0")
-    in_use = tf.config.experimental.get_memory_info("CPU:0")["current"]
     times = []
-    cpu_before, load_before = cpu_seconds(), os.getloadavg()[0]
-    for _ in range(args.steps):
-        start = time.perf_counter()
-        loss = model.train_on_batch(x, y)
-        times.append(time.perf_counter() - start)
-    cpu_used = cpu_seconds() - cpu_before
-    tf_peak = tf.config.experimental.get_memory_info("CPU:0")["peak"] - in_use
+    cpu_before, load_before = measure.cpu_seconds(), os.getloadavg()[0]
+    with measure.AllocatorPeak(tf) as allocated:
+        for _ in range(args.steps):
+            start = time.perf_counter()
+            loss = model.train_on_batch(x, y)
+            times.append(time.perf_counter() - start)
+    cpu_used = measure.cpu_seconds() - cpu_before
     step = sorted(times)[len(times) // 2]
     print(json.dumps(dict(
         first_step_s=first,
         step_s=step,
         step_times_s=times,
         tokens_per_s=args.batch_size * args.length / step,
-        peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-        tf_peak_gb=tf_peak / 2**30,
+        peak_rss_gb=measure.peak_rss_bytes() / 2**30,
+        tf_peak_gb=allocated.bytes / 2**30,
         loss=float(np.asarray(loss).reshape(-1)[0]),
         parameters=model.count_params(),
         # Contention indicators: the cores this process kept busy during
@@ -126,26 +126,8 @@ def worker(args):
         # average when they started, and the dense matmul rate right after.
         cores_busy=cpu_used / sum(times),
         load_average=load_before,
-        matmul_gflops=matmul_rate(tf) / 1e9,
+        matmul_gflops=measure.matmul_rate(tf, repeats=5) / 1e9,
     )))
-
-
-def cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def matmul_rate(tf, size=2048, repeats=5):
-    """Median float32 dense matmul FLOP/s of this machine, now."""
-    a = tf.random.normal([size, size])
-    matmul = tf.function(lambda a: tf.matmul(a, a))
-    matmul(a).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matmul(a).numpy()
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / sorted(times)[len(times) // 2]
 
 
 def rss_gb(pid):
@@ -168,22 +150,21 @@ def available_gb():
 
 
 def run_worker(impl, mode, length, checkpointing, args):
-    cmd = [
-        sys.executable, os.path.abspath(__file__), "--worker",
-        "--impl", impl, "--mode", mode, "--length", str(length),
-        "--steps", str(args.steps), "--num-layers", str(args.num_layers),
-        "--batch-size", str(args.batch_size),
-        "--vocabulary-size", str(args.vocabulary_size),
-    ]
+    cmd = measure.worker_command(
+        __file__, "--impl", impl, "--mode", mode, "--length", length,
+        "--steps", args.steps, "--num-layers", args.num_layers,
+        "--batch-size", args.batch_size,
+        "--vocabulary-size", args.vocabulary_size,
+    )
     if checkpointing:
         cmd.append("--remat")
     # Leave 2 GB to the rest of the machine (it may be shared).
     cap = min(args.memory_cap_gb, available_gb() - 2)
     if cap < 2:
         return dict(error="skipped: less than 4 GB available on the machine")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
     process = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=measure.worker_env(),
     )
     start, highest = time.time(), 0.0
     while process.poll() is None:
@@ -199,11 +180,7 @@ def run_worker(impl, mode, length, checkpointing, args):
             )
         time.sleep(0.05)
     out, err = process.communicate()
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    if process.returncode != 0 or not lines:
-        tail = " ".join((err or "").strip().splitlines()[-3:])
-        return dict(error=f"exit {process.returncode}: {tail}")
-    return json.loads(lines[-1])
+    return measure.worker_result(process.returncode, out, err)
 
 
 def dense_scores_gib(length, batch_size):
@@ -302,7 +279,9 @@ def main():
                         help="timed steps after the first (compiling) one")
     parser.add_argument("--mha-max-length", type=int, default=16384,
                         help="longest MultiHeadAttention run")
-    parser.add_argument("--memory-cap-gb", type=float, default=12.0)
+    parser.add_argument("--memory-cap-gb", type=float, default=22.0,
+                        help="stop a worker above this resident set (and at "
+                             "most 2 GB below what the machine has available)")
     parser.add_argument("--json", default="benchmarks/results/encoder.json")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--impl", help=argparse.SUPPRESS)

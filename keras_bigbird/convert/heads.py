@@ -9,7 +9,6 @@ import keras
 from keras import ops
 
 from keras_bigbird.models import _heads
-from keras_bigbird.models.base import FunctionalModel
 from keras_bigbird.utils import checks
 
 
@@ -25,18 +24,18 @@ def _deserialize_activation(activation):
     return activation
 
 
-def _base_config(model):
-    return {
-        "name": model.name,
-        "trainable": model.trainable,
-        "encoder": keras.saving.serialize_keras_object(model.encoder),
-        "activation": _serialize_activation(model.activation_name),
-        "dropout": model.dropout,
-    }
+class _TransformersHead(_heads.TaskModel):
+    """A transformers head: its activation and dropout are in its config."""
+
+    def _head_config(self):
+        return {
+            "activation": _serialize_activation(self.activation_name),
+            "dropout": self.dropout,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
-class TransformersClassifier(FunctionalModel):
+class TransformersClassifier(_TransformersHead):
     """The head of transformers' `BigBirdForSequenceClassification`.
 
     The first token of the sequence output (not the pooled output), then
@@ -51,8 +50,6 @@ class TransformersClassifier(FunctionalModel):
             `hidden_dropout_prob`).
         **kwargs: `keras.Model` arguments.
     """
-
-    OPTIONAL_INPUTS = ("segment_ids",)
 
     def __init__(self, encoder, num_classes, activation="gelu", dropout=0.1,
                  **kwargs):
@@ -91,8 +88,8 @@ class TransformersClassifier(FunctionalModel):
         self.activation_name = activation
         self.dropout = dropout
 
-    def get_config(self):
-        return {**_base_config(self), "num_classes": self.num_classes}
+    def _head_config(self):
+        return {**super()._head_config(), "num_classes": self.num_classes}
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
@@ -150,7 +147,7 @@ class QuestionMaskedSpanLogits(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
-class TransformersQuestionAnswerer(FunctionalModel):
+class TransformersQuestionAnswerer(_TransformersHead):
     """transformers' `BigBirdForQuestionAnswering` on a converted encoder.
 
     Inputs are `[CLS] question [SEP] context` token ids: without
@@ -170,8 +167,6 @@ class TransformersQuestionAnswerer(FunctionalModel):
         dropout: the config's `hidden_dropout_prob`.
         **kwargs: `keras.Model` arguments.
     """
-
-    OPTIONAL_INPUTS = ("segment_ids",)
 
     def __init__(self, encoder, sep_token_id=66, activation="gelu",
                  dropout=0.1, **kwargs):
@@ -237,5 +232,5 @@ class TransformersQuestionAnswerer(FunctionalModel):
         self.activation_name = activation
         self.dropout = dropout
 
-    def get_config(self):
-        return {**_base_config(self), "sep_token_id": self.sep_token_id}
+    def _head_config(self):
+        return {**super()._head_config(), "sep_token_id": self.sep_token_id}

@@ -36,6 +36,8 @@ MODES = [
     pytest.param("xla", marks=pytest.mark.tf_only),
     pytest.param("jit", marks=jax_only),
 ]
+# tf.function and XLA traced with the static shapes of the inputs.
+STATIC_TF_MODES = ("graph_static", "xla_static")
 
 
 # === Helpers ===
@@ -140,6 +142,11 @@ def run_layer(layer, mode, query, padding_mask=None, **kwargs):
             call, input_signature=specs, jit_compile=mode == "xla"
         )
         return to_numpy(function(*args))
+    if mode in STATIC_TF_MODES:
+        import tensorflow as tf
+
+        function = tf.function(call, jit_compile=mode == "xla_static")
+        return to_numpy(function(*args))
     if mode == "jit":
         import jax
 
@@ -199,6 +206,8 @@ def layer_gradients(layer, mode, x, padding_mask, upstream):
                 ],
                 jit_compile=mode == "xla",
             )
+        elif mode in STATIC_TF_MODES:
+            grads = tf.function(grads, jit_compile=mode == "xla_static")
         result = grads(tf.constant(x), tf.constant(padding_mask))
     elif BACKEND == "jax":
         import jax
@@ -446,8 +455,12 @@ GRADIENT_CONFIGS = [
     "config", GRADIENT_CONFIGS, ids=lambda c: f"b{c[0]}-r{c[1]}-T{c[3]}-{c[4]}"
 )
 def test_gradients_match_oracle(config, mode):
+    eager_jax_only_if(config[3] == 40, mode)
+    check_gradients_against_oracle(config, mode)
+
+
+def check_gradients_against_oracle(config, mode):
     block, r, heads, length, kind = config
-    eager_jax_only_if(length == 40, mode)
     rng = np.random.default_rng(block * 1000 + length)
     dim, batch = 5, 2
     layer = make_layer(dim, rng, heads=heads, key_dim=3, block=block, r=r)
@@ -471,6 +484,39 @@ def test_gradients_match_oracle(config, mode):
         layer.weights, grads[1:], weight_grads.as_list(), scales
     ):
         assert_close(actual, expected, RTOL, f"d {weight.path}", scale=scale)
+
+
+# Static shapes (what `fit` on fixed-length batches and the benchmark trace):
+# the key-block table is a numpy constant in the graph.
+STATIC_MODES = [
+    pytest.param("graph_static", marks=pytest.mark.tf_only),
+    pytest.param("xla_static", marks=pytest.mark.tf_only),
+]
+
+
+@pytest.mark.parametrize("mode", STATIC_MODES)
+@pytest.mark.parametrize(
+    "config", [CONFIGS[i] for i in (2, 7, 12, 17, 18)], ids=config_id
+)
+def test_static_shapes_match_oracle(config, mode):
+    block, r, heads, key_dim, value_dim, dim, length, batch, kind = config
+    rng = np.random.default_rng(CONFIGS.index(config))
+    layer = make_layer(
+        dim, rng, heads=heads, key_dim=key_dim, block=block, r=r,
+        value_dim=value_dim,
+    )
+    x = inputs(rng, batch, length, dim)
+    mask = make_mask(kind, batch, length, rng)
+    output = run_layer(layer, mode, x, mask)
+    assert_close(output, oracle_for(layer, x, mask).output, RTOL)
+
+
+@pytest.mark.parametrize("mode", STATIC_MODES)
+@pytest.mark.parametrize(
+    "config", GRADIENT_CONFIGS[3:], ids=lambda c: f"b{c[0]}-r{c[1]}-T{c[3]}"
+)
+def test_static_shapes_gradients_match_oracle(config, mode):
+    check_gradients_against_oracle(config, mode)
 
 
 # === Masks, explicit key/value, attention scores ===

@@ -1,0 +1,88 @@
+"""Measuring helpers shared by the benchmark scripts.
+
+Each benchmark runs every configuration in a fresh worker process; these
+helpers measure inside the worker (matmul reference rate, TensorFlow
+allocator peak, CPU time) and run the worker from the parent.
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+
+def matmul_rate(tf, size=2048, repeats=7):
+    """Median float32 dense matmul FLOP/s of this machine, now."""
+    a = tf.random.normal([size, size])
+    matmul = tf.function(lambda a: tf.matmul(a, a))
+    matmul(a).numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul(a).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / sorted(times)[len(times) // 2]
+
+
+class AllocatorPeak:
+    """Peak bytes the TensorFlow CPU allocator held above its use at start.
+
+    What the measured computation allocates (activations, gradients,
+    workspace), without the runtime, the weights or allocator caching;
+    complements the process's resident-set high-water mark.
+
+        with AllocatorPeak(tf) as peak:
+            run()
+        peak.bytes
+    """
+
+    def __init__(self, tf):
+        self._tf = tf
+        self.bytes = None
+
+    def __enter__(self):
+        self._tf.config.experimental.reset_memory_stats("CPU:0")
+        self._start = self._info()["current"]
+        return self
+
+    def __exit__(self, *exc):
+        self.bytes = self._info()["peak"] - self._start
+
+    def _info(self):
+        return self._tf.config.experimental.get_memory_info("CPU:0")
+
+
+def peak_rss_bytes():
+    """The process's resident-set high-water mark."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def worker_command(script, *args):
+    """`python script --worker args...`, as a list."""
+    return [sys.executable, os.path.abspath(script), "--worker", *map(str, args)]
+
+
+def worker_env():
+    # Benchmarks measure the TensorFlow backend, quietly.
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+
+
+def worker_result(returncode, stdout, stderr):
+    """The worker's last JSON line, or `{"error": ...}` with its stderr tail."""
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if returncode != 0 or not lines:
+        tail = " ".join((stderr or "").strip().splitlines()[-3:])
+        return dict(error=f"exit {returncode}: {tail}")
+    return json.loads(lines[-1])
+
+
+def run_worker(cmd):
+    done = subprocess.run(cmd, capture_output=True, text=True, env=worker_env())
+    return worker_result(done.returncode, done.stdout, done.stderr)
