@@ -5,9 +5,10 @@ subprocess, so its peak memory is its own: "MB" is the resident-set
 high-water mark above the process's size just before the first full-length
 call (what the process really took, allocator caching included), "TF MB"
 the TensorFlow CPU allocator's peak above its use at that point (what the
-computation allocates, without caching noise). Each subprocess also times a dense float32 matmul after its own runs, so that the
-achieved FLOP rate is compared with what the machine delivered at that
-moment. Prints a table, the ratios and the issue's targets, and writes JSON.
+computation allocates, without caching noise). Each subprocess also times a
+dense float32 matmul after each of its timed runs, so that the achieved FLOP
+rate is compared with what the machine delivered at the same moments. Prints
+a table, the ratios and the issue's targets, and writes JSON.
 
     python benchmarks/attention.py                      # the full table
     python benchmarks/attention.py --lengths 1024 4096 --modes graph
@@ -100,22 +101,25 @@ def worker(args):
             loss = tf.reduce_sum(layer(x, x))
         return tape.gradient(loss, [x] + layer.trainable_weights)
 
-    def timed(fn, repeats):
-        for _ in range(2):
-            tf.nest.map_structure(lambda t: t.numpy(), fn(x))
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            tf.nest.map_structure(lambda t: t.numpy(), fn(x))
-            times.append(time.perf_counter() - start)
-        return sorted(times)[len(times) // 2]
+    def run(fn):
+        start = time.perf_counter()
+        tf.nest.map_structure(lambda t: t.numpy(), fn(x))
+        return time.perf_counter() - start
 
     fn = forward if args.pass_ == "forward" else forward_backward
+    reference = measure.MatmulReference(tf)
     baseline = rss_bytes()
     with measure.AllocatorPeak(tf) as allocated:
-        seconds = timed(fn, args.repeats)
+        for _ in range(2):
+            run(fn)  # traces, compiles, allocates
+        # Interleaved with the reference matmul: both see the same machine.
+        times = []
+        for _ in range(args.repeats):
+            times.append(run(fn))
+            reference.seconds()
     peak = measure.peak_rss_bytes() - baseline
-    rate = measure.matmul_rate(tf)
+    seconds = measure.median(times)
+    rate = reference.rate()
     flops = forward_flops(args.impl, args.length, cfg)
     if args.pass_ == "forward_backward":
         flops *= 3
@@ -236,7 +240,7 @@ def main():
     parser.add_argument("--mha-max-length", type=int, default=8192,
                         help="longest MultiHeadAttention run (16384 needs "
                              "more than 24 GB)")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", default="benchmarks/results/attention.json")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--impl", help=argparse.SUPPRESS)

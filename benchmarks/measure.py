@@ -13,17 +13,42 @@ import sys
 import time
 
 
+def median(values):
+    return sorted(values)[len(values) // 2]
+
+
+class MatmulReference:
+    """A dense float32 `size x size` matmul: the machine's FLOP rate.
+
+    Time it between the measured runs (`seconds()` once per run) so that
+    both see the same machine: on a shared or throttled machine the rate
+    moves by tens of percent within seconds.
+    """
+
+    def __init__(self, tf, size=2048):
+        self.size = size
+        self._a = tf.random.normal([size, size])
+        self._matmul = tf.function(lambda a: tf.matmul(a, a))
+        self._matmul(self._a).numpy()
+        self.times = []
+
+    def seconds(self):
+        start = time.perf_counter()
+        self._matmul(self._a).numpy()
+        self.times.append(time.perf_counter() - start)
+        return self.times[-1]
+
+    def rate(self):
+        """FLOP/s of the median timed matmul."""
+        return 2 * self.size**3 / median(self.times)
+
+
 def matmul_rate(tf, size=2048, repeats=7):
     """Median float32 dense matmul FLOP/s of this machine, now."""
-    a = tf.random.normal([size, size])
-    matmul = tf.function(lambda a: tf.matmul(a, a))
-    matmul(a).numpy()
-    times = []
+    reference = MatmulReference(tf, size)
     for _ in range(repeats):
-        start = time.perf_counter()
-        matmul(a).numpy()
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / sorted(times)[len(times) // 2]
+        reference.seconds()
+    return reference.rate()
 
 
 class AllocatorPeak:
