@@ -1,17 +1,14 @@
 """The encoder of converted checkpoints: the original random pattern.
 
-`BigBirdEncoder` draws its random blocks from the package's hashed pattern.
-Pretrained BigBird weights were trained on the original numpy pattern
-(seeded by layer index, see `keras_bigbird.ops.original_pattern`), so the
-converted encoder switches every attention layer to
-`random_pattern="bigbird_original"` with the layer index as its seed.
+`BigBirdEncoder` draws its random blocks from the package's hashed pattern
+by default. Pretrained BigBird weights were trained on the original numpy
+pattern (seeded by layer index, see `keras_bigbird.ops.original_pattern`),
+so the converted encoder uses `random_pattern="bigbird_original"`.
 """
 
 import keras
 
 from keras_bigbird.models.bigbird_encoder import BigBirdEncoder
-
-RANDOM_PATTERNS = ("bigbird_original", "hashed")
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
@@ -26,15 +23,14 @@ def gelu_approximate(x):
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
 class PretrainedBigBirdEncoder(BigBirdEncoder):
-    """`BigBirdEncoder` whose attention uses the pretrained random pattern.
+    """`BigBirdEncoder` with `random_pattern="bigbird_original"` by default.
 
-    With `random_pattern="bigbird_original"` (the default), encoder layer `i`
-    attends exactly the random blocks the published checkpoints were
-    trained with (numpy seed `i`, the 1024/3072/4096-token plans drawn for
-    `max_sequence_length` tokens, full attention up to `(5 + 2 *
-    num_random_blocks) * block_size` tokens), as transformers' BigBird in
-    `train()` mode and the google-research code. `"hashed"` gives the
-    package's default pattern. Everything else is `BigBirdEncoder`.
+    Encoder layer `i` then attends exactly the random blocks the published
+    checkpoints were trained with (numpy seed `i`, the 1024/3072/4096-token
+    plans drawn for `max_sequence_length` tokens, full attention up to
+    `(5 + 2 * num_random_blocks) * block_size` tokens), as transformers'
+    BigBird in `train()` mode and the google-research code. The converters
+    return it; everything else is `BigBirdEncoder`.
 
     Args:
         random_pattern: `"bigbird_original"` or `"hashed"`.
@@ -42,25 +38,4 @@ class PretrainedBigBirdEncoder(BigBirdEncoder):
     """
 
     def __init__(self, random_pattern="bigbird_original", **kwargs):
-        if random_pattern not in RANDOM_PATTERNS:
-            raise ValueError(
-                "Received an invalid value for argument `random_pattern`, "
-                f"expected one of {RANDOM_PATTERNS}. Received: "
-                f"random_pattern={random_pattern!r}"
-            )
-        super().__init__(**kwargs)
-        self.random_pattern = random_pattern
-        if random_pattern == "bigbird_original" and (
-            self.attention_type == "block_sparse"
-        ):
-            for index, block in enumerate(self.encoder_layers):
-                # Read when the layer runs, so setting them here is enough.
-                attention = block.attention_layer
-                attention.random_pattern = "bigbird_original"
-                attention.seed = index
-                attention.max_sequence_length = self.max_sequence_length
-
-    def get_config(self):
-        config = super().get_config()
-        config["random_pattern"] = self.random_pattern
-        return config
+        super().__init__(random_pattern=random_pattern, **kwargs)

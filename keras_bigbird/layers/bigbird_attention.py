@@ -11,7 +11,7 @@ from keras_bigbird.ops import original_pattern
 from keras_bigbird.ops import random_pattern
 from keras_bigbird.utils import checks
 
-_RANDOM_PATTERNS = ("hashed", "bigbird_original")
+RANDOM_PATTERNS = ("hashed", "bigbird_original")
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
@@ -140,12 +140,7 @@ class BigBirdAttention(keras.layers.Layer):
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
         checks.int_in_range("seed", seed, 0, 2**31 - 1)
         checks.rate("dropout", dropout)
-        if random_pattern not in _RANDOM_PATTERNS:
-            raise ValueError(
-                "Received an invalid value for argument `random_pattern`, "
-                f"expected one of {_RANDOM_PATTERNS}. Received: "
-                f"random_pattern={random_pattern!r}"
-            )
+        checks.one_of("random_pattern", random_pattern, RANDOM_PATTERNS)
         checks.positive_int("max_sequence_length", max_sequence_length)
         if output_shape is not None:
             output_shape = checks.shape_tuple("output_shape", output_shape)

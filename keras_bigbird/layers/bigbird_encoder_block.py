@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_bigbird.layers.bigbird_attention import RANDOM_PATTERNS
 from keras_bigbird.layers.bigbird_attention import BigBirdAttention
 from keras_bigbird.layers.sliding_window_attention import SlidingWindowAttention
 from keras_bigbird.utils import checks
@@ -71,6 +72,11 @@ class BigBirdEncoderBlock(keras.layers.Layer):
         gradient_checkpointing: recompute the block in the backward pass.
         seed: seed of the random attention pattern and of the dropouts;
             `None` draws one (stored in the config).
+        random_pattern: `"hashed"` or `"bigbird_original"` (the pattern of
+            the published checkpoints, `seed` being the layer index there);
+            see `BigBirdAttention`. `"block_sparse"` only.
+        max_sequence_length: with `"bigbird_original"`, the length the
+            original tables are drawn for; see `BigBirdAttention`.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -110,20 +116,19 @@ class BigBirdEncoderBlock(keras.layers.Layer):
         bias_initializer="zeros",
         gradient_checkpointing=False,
         seed=None,
+        random_pattern="hashed",
+        max_sequence_length=4096,
         **kwargs,
     ):
         checks.positive_int("num_heads", num_heads)
         checks.positive_int("intermediate_dim", intermediate_dim)
         checks.positive_int("block_size", block_size)
         checks.non_negative_int("num_random_blocks", num_random_blocks)
-        if attention_type not in ATTENTION_TYPES:
-            raise ValueError(
-                "Received an invalid value for argument `attention_type`, "
-                f"expected one of {ATTENTION_TYPES}. Received: "
-                f"attention_type={attention_type!r}"
-            )
+        checks.one_of("attention_type", attention_type, ATTENTION_TYPES)
         checks.rate("dropout", dropout)
         checks.rate("attention_dropout", attention_dropout)
+        checks.one_of("random_pattern", random_pattern, RANDOM_PATTERNS)
+        checks.positive_int("max_sequence_length", max_sequence_length)
         seed = seeds.resolve("seed", seed)
         super().__init__(**kwargs)
         self.supports_masking = True
@@ -141,6 +146,8 @@ class BigBirdEncoderBlock(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.gradient_checkpointing = bool(gradient_checkpointing)
         self.seed = seed
+        self.random_pattern = random_pattern
+        self.max_sequence_length = max_sequence_length
 
     def _initializers(self):
         def clone(initializer):
@@ -165,6 +172,8 @@ class BigBirdEncoderBlock(keras.layers.Layer):
             return BigBirdAttention(
                 block_size=self.block_size,
                 num_random_blocks=self.num_random_blocks,
+                random_pattern=self.random_pattern,
+                max_sequence_length=self.max_sequence_length,
                 **common,
             )
         if self.attention_type == "window":
@@ -356,6 +365,8 @@ class BigBirdEncoderBlock(keras.layers.Layer):
                 "bias_initializer": serialize(self.bias_initializer),
                 "gradient_checkpointing": self.gradient_checkpointing,
                 "seed": self.seed,
+                "random_pattern": self.random_pattern,
+                "max_sequence_length": self.max_sequence_length,
             }
         )
         return config

@@ -3,6 +3,7 @@
 import keras
 
 from keras_bigbird.layers.bigbird_embedding import BigBirdEmbedding
+from keras_bigbird.layers.bigbird_attention import RANDOM_PATTERNS
 from keras_bigbird.layers.bigbird_encoder_block import ATTENTION_TYPES
 from keras_bigbird.layers.bigbird_encoder_block import BigBirdEncoderBlock
 from keras_bigbird.models import presets as preset_configs
@@ -69,6 +70,12 @@ class BigBirdEncoder(FunctionalModel):
         activation: of the feed-forward networks.
         layer_norm_epsilon: epsilon of every layer norm.
         initializer_range: stddev of the truncated normal initializers.
+        random_pattern: `"hashed"` (the package's pattern, from `seed` and
+            the layer index) or `"bigbird_original"`: the random blocks the
+            published checkpoints were trained with: encoder layer `i` is
+            seeded with `i` as there (its pattern and its dropouts; `seed`
+            seeds the embeddings), and the pattern is drawn for
+            `max_sequence_length` tokens. See `BigBirdAttention`.
         dtype: dtype policy of the layers (e.g. `"mixed_bfloat16"`).
         **kwargs: `keras.Model` arguments (`name`, ...).
 
@@ -109,6 +116,7 @@ class BigBirdEncoder(FunctionalModel):
         activation="gelu",
         layer_norm_epsilon=1e-12,
         initializer_range=0.02,
+        random_pattern="hashed",
         dtype=None,
         **kwargs,
     ):
@@ -120,12 +128,8 @@ class BigBirdEncoder(FunctionalModel):
                 "`hidden_dim` must be a multiple of `num_heads`. Received: "
                 f"hidden_dim={hidden_dim}, num_heads={num_heads}"
             )
-        if attention_type not in ATTENTION_TYPES:
-            raise ValueError(
-                "Received an invalid value for argument `attention_type`, "
-                f"expected one of {ATTENTION_TYPES}. Received: "
-                f"attention_type={attention_type!r}"
-            )
+        checks.one_of("attention_type", attention_type, ATTENTION_TYPES)
+        checks.one_of("random_pattern", random_pattern, RANDOM_PATTERNS)
         seed = seeds.resolve("seed", seed)
 
         # === Layers ===
@@ -159,7 +163,14 @@ class BigBirdEncoder(FunctionalModel):
                     initializer_range
                 ),
                 gradient_checkpointing=gradient_checkpointing,
-                seed=self.layer_seed(seed, i),
+                # The published checkpoints seed layer i's pattern with i.
+                seed=(
+                    i
+                    if random_pattern == "bigbird_original"
+                    else self.layer_seed(seed, i)
+                ),
+                random_pattern=random_pattern,
+                max_sequence_length=max_sequence_length,
                 dtype=dtype,
                 name=f"encoder_layer_{i}",
             )
@@ -226,6 +237,7 @@ class BigBirdEncoder(FunctionalModel):
         self.activation = activation
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
+        self.random_pattern = random_pattern
 
     @staticmethod
     def layer_seed(seed, index):
@@ -277,6 +289,7 @@ class BigBirdEncoder(FunctionalModel):
             "activation": activation,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "initializer_range": self.initializer_range,
+            "random_pattern": self.random_pattern,
         }
 
     @classmethod

@@ -29,6 +29,11 @@ def int_in_range(name, value, low, high):
         _fail(name, f"an integer in [{low}, {high}]", value)
 
 
+def one_of(name, value, options):
+    if value not in options:
+        _fail(name, f"one of {tuple(options)}", value)
+
+
 def rate(name, value):
     if not isinstance(value, numbers.Real) or not 0 <= value < 1:
         _fail(name, "a float in [0, 1)", value)

@@ -211,6 +211,8 @@ def test_dense_attention_mask_is_rejected(attention_type):
         (dict(dropout=1.0), "dropout"),
         (dict(attention_dropout=-0.1), "attention_dropout"),
         (dict(seed=-3), "seed"),
+        (dict(random_pattern="numpy"), "random_pattern='numpy'"),
+        (dict(max_sequence_length=0), "max_sequence_length"),
     ],
 )
 def test_invalid_arguments(kwargs, match):
@@ -245,6 +247,7 @@ def test_get_config_round_trip():
         "attention_type", "activation", "dropout", "attention_dropout",
         "layer_norm_epsilon", "normalize_first", "kernel_initializer",
         "bias_initializer", "gradient_checkpointing", "seed",
+        "random_pattern", "max_sequence_length",
     ):
         assert key in config
     restored.build((None, None, HIDDEN))

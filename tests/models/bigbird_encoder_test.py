@@ -6,6 +6,7 @@ import pytest
 
 from keras_bigbird.models import BigBirdEncoder
 from keras_bigbird.models import PRESETS
+from keras_bigbird.ops import original_pattern
 from tests.encoder_helpers import BACKEND
 from tests.encoder_helpers import encoder_inputs
 
@@ -174,6 +175,25 @@ def test_layer_seeds_are_derived_from_seed_and_index():
     assert (a.attention_graph(1, 500) != c.attention_graph(1, 500)).any()
 
 
+def test_original_random_pattern_seeds_layer_i_with_i():
+    """`random_pattern="bigbird_original"`: layer `i` attends the blocks the
+    original generator draws with numpy seed `i` for `max_sequence_length`
+    tokens, as the published checkpoints (whose outputs
+    tests/convert/transformers_test.py compares with transformers)."""
+    encoder = tiny_encoder(random_pattern="bigbird_original", num_layers=3)
+    for i in range(3):
+        np.testing.assert_array_equal(
+            encoder.attention_graph(i, 500),
+            original_pattern.attention_graph(500, 16, 2, 2, i, 2048),
+        )
+    # Sparse for 500 tokens (32 blocks), and not the hashed pattern.
+    assert not encoder.attention_graph(0, 500).all()
+    hashed = tiny_encoder(num_layers=3)
+    assert (encoder.attention_graph(1, 500) != hashed.attention_graph(1, 500)).any()
+    outputs = encoder(encoder_inputs(2, 300, VOCAB))["sequence_output"]
+    assert np.isfinite(keras.ops.convert_to_numpy(outputs)).all()
+
+
 # === Errors ===
 
 
@@ -219,6 +239,7 @@ def test_longer_than_max_sequence_length_with_unknown_length(jit_compile):
         (dict(attention_type="dense"), "attention_type"),
         (dict(seed=2**31), "seed"),
         (dict(block_size=0), "block_size"),
+        (dict(random_pattern="numpy"), "random_pattern='numpy'"),
     ],
 )
 def test_invalid_arguments(kwargs, match):
@@ -233,6 +254,7 @@ def test_get_config_round_trip():
     encoder = tiny_encoder(
         normalize_first=True, gradient_checkpointing=True, num_segments=3,
         attention_type="window", activation="relu", layer_norm_epsilon=1e-6,
+        random_pattern="bigbird_original",
     )
     config = encoder.get_config()
     restored = BigBirdEncoder.from_config(config)
@@ -242,6 +264,8 @@ def test_get_config_round_trip():
         "intermediate_dim", "max_sequence_length", "block_size",
         "num_random_blocks", "dropout", "attention_dropout", "num_segments",
         "normalize_first", "gradient_checkpointing", "seed",
+        "attention_type", "activation", "layer_norm_epsilon",
+        "initializer_range", "random_pattern",
     ):
         assert name in config
 
