@@ -230,22 +230,14 @@ def dense_scores_gb(length):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", type=int, nargs="+",
-                        default=[1024, 2048, 4096, 8192, 16384])
-    parser.add_argument("--modes", nargs="+", default=["graph", "xla"],
-                        choices=["graph", "xla"])
-    parser.add_argument("--impls", nargs="+", default=["bigbird", "mha"],
-                        choices=["bigbird", "mha"])
+    parser = measure.sweep_parser(
+        __doc__.splitlines()[0], lengths=[1024, 2048, 4096, 8192, 16384]
+    )
     parser.add_argument("--mha-max-length", type=int, default=8192,
                         help="longest MultiHeadAttention run (16384 needs "
                              "more than 24 GB)")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", default="benchmarks/results/attention.json")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--impl", help=argparse.SUPPRESS)
-    parser.add_argument("--mode", help=argparse.SUPPRESS)
-    parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pass", dest="pass_", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -261,13 +261,9 @@ def report(results):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", type=int, nargs="+",
-                        default=[1024, 4096, 16384])
-    parser.add_argument("--modes", nargs="+", default=["graph", "xla"],
-                        choices=["graph", "xla"])
-    parser.add_argument("--impls", nargs="+", default=list(IMPLS),
-                        choices=list(IMPLS))
+    parser = measure.sweep_parser(
+        __doc__.splitlines()[0], lengths=[1024, 4096, 16384]
+    )
     parser.add_argument("--checkpointing", nargs="+", default=["no", "yes"],
                         choices=["no", "yes"])
     parser.add_argument("--num-layers", type=int,
@@ -283,10 +279,6 @@ def main():
                         help="stop a worker above this resident set (and at "
                              "most 2 GB below what the machine has available)")
     parser.add_argument("--json", default="benchmarks/results/encoder.json")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--impl", help=argparse.SUPPRESS)
-    parser.add_argument("--mode", help=argparse.SUPPRESS)
-    parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--remat", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -5,6 +5,7 @@ helpers measure inside the worker (matmul reference rate, TensorFlow
 allocator peak, CPU time) and run the worker from the parent.
 """
 
+import argparse
 import json
 import os
 import resource
@@ -111,3 +112,22 @@ def worker_result(returncode, stdout, stderr):
 def run_worker(cmd):
     done = subprocess.run(cmd, capture_output=True, text=True, env=worker_env())
     return worker_result(done.returncode, done.stdout, done.stderr)
+
+
+def sweep_parser(description, lengths):
+    """An argument parser with the options both benchmarks share.
+
+    `--lengths`, `--modes` (graph, xla), `--impls` (bigbird, mha), and the
+    hidden `--worker --impl --mode --length` the parent passes to a worker.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--lengths", type=int, nargs="+", default=lengths)
+    parser.add_argument("--modes", nargs="+", default=["graph", "xla"],
+                        choices=["graph", "xla"])
+    parser.add_argument("--impls", nargs="+", default=["bigbird", "mha"],
+                        choices=["bigbird", "mha"])
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--impl", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
+    return parser
