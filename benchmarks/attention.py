@@ -56,11 +56,6 @@ def forward_flops(impl, length, cfg):
     return projections + pairs * 2 * (key_dim + key_dim)
 
 
-def rss_bytes():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def worker(args):
     """One configuration, in its own process; prints one JSON line."""
     import numpy as np
@@ -108,7 +103,7 @@ def worker(args):
 
     fn = forward if args.pass_ == "forward" else forward_backward
     reference = measure.MatmulReference(tf)
-    baseline = rss_bytes()
+    baseline = measure.rss_bytes()
     with measure.AllocatorPeak(tf) as allocated:
         for _ in range(2):
             run(fn)  # traces, compiles, allocates

@@ -130,17 +130,6 @@ def worker(args):
     )))
 
 
-def rss_gb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return 0.0
-
-
 def available_gb():
     with open("/proc/meminfo") as f:
         for line in f:
@@ -168,7 +157,7 @@ def run_worker(impl, mode, length, checkpointing, args):
     )
     start, highest = time.time(), 0.0
     while process.poll() is None:
-        highest = max(highest, rss_gb(process.pid))
+        highest = max(highest, measure.rss_bytes(process.pid) / 2**30)
         if highest > cap:
             process.kill()
             process.wait()

@@ -80,6 +80,15 @@ class AllocatorPeak:
         return self._tf.config.experimental.get_memory_info("CPU:0")
 
 
+def rss_bytes(pid="self"):
+    """A process's resident set now (0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
 def peak_rss_bytes():
     """The process's resident-set high-water mark."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
