@@ -56,16 +56,15 @@ def forward_flops(impl, length, cfg):
     return projections + pairs * 2 * (key_dim + key_dim)
 
 
-def worker(args):
-    """One configuration, in its own process; prints one JSON line."""
-    import numpy as np
+def build_layer(impl, cfg):
+    """The benchmarked layer, built on a short input (so that the first
+    full-length allocation happens inside the measured runs)."""
     import tensorflow as tf
     import keras
 
     from keras_bigbird.layers import BigBirdAttention
 
-    cfg = DEFAULTS
-    if args.impl == "bigbird":
+    if impl == "bigbird":
         layer = BigBirdAttention(
             cfg["heads"],
             cfg["key_dim"],
@@ -75,10 +74,18 @@ def worker(args):
         )
     else:
         layer = keras.layers.MultiHeadAttention(cfg["heads"], cfg["key_dim"])
-    # Build on a short input: the first full-length allocation must happen
-    # inside the measured runs.
     short = tf.zeros((1, 4 * cfg["block_size"], cfg["dim"]))
     layer(short, short)
+    return layer
+
+
+def worker(args):
+    """One configuration, in its own process; prints one JSON line."""
+    import numpy as np
+    import tensorflow as tf
+
+    cfg = DEFAULTS
+    layer = build_layer(args.impl, cfg)
     x = tf.constant(
         np.random.default_rng(0).normal(size=(1, args.length, cfg["dim"])),
         tf.float32,
