@@ -38,6 +38,9 @@ MODES = [
 ]
 # tf.function and XLA traced with the static shapes of the inputs.
 STATIC_TF_MODES = ("graph_static", "xla_static")
+# The layer called in the body of a `tf.while_loop` (how Keras runs
+# `steps_per_execution > 1` steps), traced with a dynamic or static shape.
+LOOP_MODES = ("while_loop", "while_loop_static")
 
 
 # === Helpers ===
@@ -147,6 +150,22 @@ def run_layer(layer, mode, query, padding_mask=None, **kwargs):
 
         function = tf.function(call, jit_compile=mode == "xla_static")
         return to_numpy(function(*args))
+    if mode in LOOP_MODES:
+        import tensorflow as tf
+
+        def looped(*args):
+            def body(step, output):
+                return step + 1, call(*args)
+
+            initial = (0, tf.zeros_like(args[0]))
+            return tf.while_loop(lambda step, _: step < 1, body, initial)[1]
+
+        specs = None
+        if mode == "while_loop":
+            specs = [tf.TensorSpec([None, None, query.shape[-1]], tf.float32)]
+            if padding_mask is not None:
+                specs.append(tf.TensorSpec([None, None], tf.bool))
+        return to_numpy(tf.function(looped, input_signature=specs)(*args))
     if mode == "jit":
         import jax
 
@@ -517,6 +536,39 @@ def test_static_shapes_match_oracle(config, mode):
 )
 def test_static_shapes_gradients_match_oracle(config, mode):
     check_gradients_against_oracle(config, mode)
+
+
+@pytest.mark.tf_only
+@pytest.mark.parametrize("mode", LOOP_MODES)
+@pytest.mark.parametrize("kind", ["none", "random"])
+@pytest.mark.parametrize(
+    "random_pattern, length",
+    [
+        ("hashed", 9),  # dense path (3 blocks of 4)
+        ("hashed", 27),  # block-sparse path
+        ("bigbird_original", 9),  # full attention
+        ("bigbird_original", 27),  # full attention, chosen in a tf.cond
+        ("bigbird_original", 80),  # block-sparse, chosen in a tf.cond
+    ],
+)
+def test_inside_a_while_loop_matches_oracle(random_pattern, length, kind, mode):
+    """Keras runs `steps_per_execution > 1` steps in a `tf.while_loop`.
+
+    Inside a loop or a cond, TensorFlow 2.21's oneDNN rewrite of
+    "query * constant, matmul with an explicitly transposed key, add a bias"
+    returns an empty tensor (see README, "Where the forward time goes"): the
+    layer must keep every path out of that form.
+    """
+    rng = np.random.default_rng(length)
+    dim, batch = 6, 2
+    layer = make_layer(
+        dim, rng, heads=3, key_dim=4, block=4, r=1, seed=2,
+        random_pattern=random_pattern,
+    )
+    x = inputs(rng, batch, length, dim)
+    mask = make_mask(kind, batch, length, rng)
+    output = run_layer(layer, mode, x, mask)
+    assert_close(output, oracle_for(layer, x, mask).output, RTOL)
 
 
 # === Masks, explicit key/value, attention scores ===

@@ -156,6 +156,37 @@ def test_question_answerer_fits():
     assert (outputs["start_logits"][padded] <= -1e8).all()
 
 
+@pytest.mark.tf_only
+def test_steps_per_execution_trains_the_same_weights():
+    # Keras runs `steps_per_execution > 1` steps inside a `tf.while_loop`,
+    # where TensorFlow's graph rewrites can differ from those of a plain
+    # step (see the while-loop test of BigBirdAttention): same batches,
+    # same weights.
+    x, y = topic_classification_data(96, seed=0)
+    initial, trained = [], []
+    for steps in (1, 3):
+        keras.utils.set_random_seed(0)
+        model = BigBirdClassifier(
+            small_encoder(dropout=0.0, attention_dropout=0.0),
+            num_classes=2,
+            dropout=0.0,
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(3e-3),
+            loss=sparse_crossentropy(),
+            steps_per_execution=steps,
+        )
+        initial.append(model.get_weights())
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+        trained.append(model.get_weights())
+    for a, b in zip(*initial):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(*trained):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # Six Adam steps moved the weights: the runs are compared after training.
+    assert not all(np.allclose(a, b) for a, b in zip(initial[0], trained[0]))
+
+
 # === Gradient checkpointing at the encoder level ===
 
 
