@@ -98,7 +98,7 @@ class BigBirdAttention(keras.layers.Layer):
     >>> layer = BigBirdAttention(num_heads=2, key_dim=8, block_size=4,
     ...                          num_random_blocks=1, seed=0)
     >>> x = np.random.default_rng(0).normal(size=(1, 30, 16)).astype("float32")
-    >>> layer(x, padding_mask=np.arange(30)[None] < 27).shape
+    >>> tuple(layer(x, padding_mask=np.arange(30)[None] < 27).shape)
     (1, 30, 16)
     >>> layer.attention_graph(30).shape
     (2, 30, 30)

@@ -84,7 +84,7 @@ class BigBirdEmbedding(keras.layers.Layer):
     >>> import numpy as np
     >>> layer = BigBirdEmbedding(vocabulary_size=100, hidden_dim=8,
     ...                          max_sequence_length=32)
-    >>> layer(np.ones((2, 10), "int32")).shape
+    >>> tuple(layer(np.ones((2, 10), "int32")).shape)
     (2, 10, 8)
 
     References:

@@ -92,7 +92,7 @@ class BigBirdEncoderBlock(keras.layers.Layer):
     >>> block = BigBirdEncoderBlock(num_heads=2, intermediate_dim=32,
     ...                             block_size=4, num_random_blocks=1, seed=0)
     >>> x = np.zeros((1, 40, 16), "float32")
-    >>> block(x, padding_mask=np.arange(40)[None] < 35).shape
+    >>> tuple(block(x, padding_mask=np.arange(40)[None] < 35).shape)
     (1, 40, 16)
 
     References:

@@ -56,7 +56,7 @@ class SlidingWindowAttention(keras.layers.Layer):
 
     >>> import numpy as np
     >>> layer = SlidingWindowAttention(num_heads=2, key_dim=4, block_size=4)
-    >>> layer(np.zeros((1, 10, 8), "float32")).shape
+    >>> tuple(layer(np.zeros((1, 10, 8), "float32")).shape)
     (1, 10, 8)
 
     References:

@@ -28,8 +28,9 @@ class BigBirdClassifier(_heads.ClassifierModel):
     >>> from keras_bigbird.models import BigBirdEncoder
     >>> model = BigBirdClassifier(BigBirdEncoder.from_preset("bigbird_tiny"),
     ...                           num_classes=3)
-    >>> model({"token_ids": np.ones((2, 100), "int32"),
-    ...        "padding_mask": np.ones((2, 100), "int32")}).shape
+    >>> logits = model({"token_ids": np.ones((2, 100), "int32"),
+    ...                 "padding_mask": np.ones((2, 100), "int32")})
+    >>> tuple(logits.shape)
     (2, 3)
 
     References:

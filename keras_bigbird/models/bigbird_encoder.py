@@ -87,8 +87,9 @@ class BigBirdEncoder(FunctionalModel):
     ...     "token_ids": np.ones((2, 300), "int32"),
     ...     "padding_mask": np.ones((2, 300), "int32"),
     ... })
-    >>> outputs["sequence_output"].shape, outputs["pooled_output"].shape
-    ((2, 300, 32), (2, 32))
+    >>> [tuple(outputs[name].shape)
+    ...  for name in ("sequence_output", "pooled_output")]
+    [(2, 300, 32), (2, 32)]
 
     References:
         - [Zaheer et al., 2020](https://arxiv.org/abs/2007.14062)

@@ -30,7 +30,7 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
     ...     BigBirdEncoder.from_preset("bigbird_tiny"))
     >>> out = model({"token_ids": np.ones((2, 100), "int32"),
     ...              "padding_mask": np.ones((2, 100), "int32")})
-    >>> out["start_logits"].shape, out["end_logits"].shape
+    >>> tuple(out["start_logits"].shape), tuple(out["end_logits"].shape)
     ((2, 100), (2, 100))
 
     References:

@@ -28,8 +28,9 @@ class BigBirdTokenClassifier(_heads.ClassifierModel):
     >>> from keras_bigbird.models import BigBirdEncoder
     >>> model = BigBirdTokenClassifier(
     ...     BigBirdEncoder.from_preset("bigbird_tiny"), num_classes=5)
-    >>> model({"token_ids": np.ones((2, 100), "int32"),
-    ...        "padding_mask": np.ones((2, 100), "int32")}).shape
+    >>> logits = model({"token_ids": np.ones((2, 100), "int32"),
+    ...                 "padding_mask": np.ones((2, 100), "int32")})
+    >>> tuple(logits.shape)
     (2, 100, 5)
 
     References:

@@ -1,22 +1,16 @@
 """The `>>>` examples of the preprocessing docstrings run and hold."""
 
-import doctest
-
 import pytest
 import tensorflow as tf
 
-from keras_bigbird.preprocessing import block_packer
-from keras_bigbird.preprocessing import word_piece_tokenizer
+from tests.docstring_examples import assert_examples_hold
+from tests.docstring_examples import modules_with_examples
 
 pytestmark = pytest.mark.tf_only
 
 
-@pytest.mark.parametrize("module", [block_packer, word_piece_tokenizer])
+@pytest.mark.parametrize(
+    "module", modules_with_examples("keras_bigbird.preprocessing")
+)
 def test_docstring_examples(module):
-    result = doctest.testmod(
-        module,
-        extraglobs={"tf": tf},
-        optionflags=doctest.NORMALIZE_WHITESPACE,
-    )
-    assert result.attempted > 0
-    assert result.failed == 0
+    assert_examples_hold(module, tf=tf)
