@@ -126,6 +126,16 @@ def to_numpy(x):
     return np.asarray(ops.convert_to_numpy(x))
 
 
+def dynamic_signature(query, padding_mask=None):
+    """A `tf.function` signature with unknown batch and length."""
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec([None, None, query.shape[-1]], tf.float32)]
+    if padding_mask is not None:
+        specs.append(tf.TensorSpec([None, None], tf.bool))
+    return specs
+
+
 def run_layer(layer, mode, query, padding_mask=None, **kwargs):
     """Calls `layer(query, padding_mask=..., **kwargs)` in `mode`."""
     args = [query] if padding_mask is None else [query, padding_mask]
@@ -138,11 +148,10 @@ def run_layer(layer, mode, query, padding_mask=None, **kwargs):
     if mode in ("graph", "xla"):
         import tensorflow as tf
 
-        specs = [tf.TensorSpec([None, None, query.shape[-1]], tf.float32)]
-        if padding_mask is not None:
-            specs.append(tf.TensorSpec([None, None], tf.bool))
         function = tf.function(
-            call, input_signature=specs, jit_compile=mode == "xla"
+            call,
+            input_signature=dynamic_signature(query, padding_mask),
+            jit_compile=mode == "xla",
         )
         return to_numpy(function(*args))
     if mode in STATIC_TF_MODES:
@@ -153,18 +162,16 @@ def run_layer(layer, mode, query, padding_mask=None, **kwargs):
     if mode in LOOP_MODES:
         import tensorflow as tf
 
-        def looped(*args):
+        def looped(*inputs):
             def body(step, output):
-                return step + 1, call(*args)
+                return step + 1, call(*inputs)
 
-            initial = (0, tf.zeros_like(args[0]))
+            initial = (0, tf.zeros_like(inputs[0]))
             return tf.while_loop(lambda step, _: step < 1, body, initial)[1]
 
         specs = None
         if mode == "while_loop":
-            specs = [tf.TensorSpec([None, None, query.shape[-1]], tf.float32)]
-            if padding_mask is not None:
-                specs.append(tf.TensorSpec([None, None], tf.bool))
+            specs = dynamic_signature(query, padding_mask)
         return to_numpy(tf.function(looped, input_signature=specs)(*args))
     if mode == "jit":
         import jax
@@ -219,10 +226,7 @@ def layer_gradients(layer, mode, x, padding_mask, upstream):
         if mode in ("graph", "xla"):
             grads = tf.function(
                 grads,
-                input_signature=[
-                    tf.TensorSpec([None, None, x.shape[-1]], tf.float32),
-                    tf.TensorSpec([None, None], tf.bool),
-                ],
+                input_signature=dynamic_signature(x, padding_mask),
                 jit_compile=mode == "xla",
             )
         elif mode in STATIC_TF_MODES:
