@@ -38,7 +38,9 @@ def _read_csv(path, delimiter, text_column, label_column):
     # Long documents exceed csv's default field limit of 128 KiB.
     previous = csv.field_size_limit(2**31 - 1)
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        # "utf-8-sig" drops the byte-order mark Excel writes, which would
+        # otherwise be part of the first column's name.
+        with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f, delimiter=delimiter)
             _check_columns(
                 path, reader.fieldnames or [], text_column, label_column
@@ -57,7 +59,7 @@ def _read_csv(path, delimiter, text_column, label_column):
 
 def _read_jsonl(path, text_column, label_column):
     records = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -93,8 +95,14 @@ def _read_text(path):
         return f.read()
 
 
-def _read_directory(path):
-    """Class subdirectories of `.txt` files, or `.txt` files unlabelled."""
+def _read_directory(path, labelled):
+    """Class subdirectories of `.txt` files, or `.txt` files unlabelled.
+
+    Args:
+        path: the directory.
+        labelled: label each document by its subdirectory; if False, the
+            documents of the subdirectories are read unlabelled.
+    """
 
     def txt_files(folder):
         return sorted(
@@ -104,16 +112,19 @@ def _read_directory(path):
             and os.path.isfile(os.path.join(folder, entry))
         )
 
+    # Hidden folders (`.ipynb_checkpoints`, `.git`) are not classes, as in
+    # `keras.utils.text_dataset_from_directory`.
     classes = sorted(
         entry
         for entry in os.listdir(path)
-        if os.path.isdir(os.path.join(path, entry))
+        if not entry.startswith(".")
+        and os.path.isdir(os.path.join(path, entry))
         and txt_files(os.path.join(path, entry))
     )
     if not classes:
         return [(_read_text(f), None, f) for f in txt_files(path)]
     return [
-        (_read_text(f), name, f)
+        (_read_text(f), name if labelled else None, f)
         for name in classes
         for f in txt_files(os.path.join(path, name))
     ]
@@ -126,7 +137,7 @@ def _read(path, file_format, text_column, label_column):
             f"exist. Received: path={path!r}"
         )
     if os.path.isdir(path):
-        return _read_directory(path)
+        return _read_directory(path, labelled=label_column is not None)
     if file_format is None:
         file_format = _EXTENSIONS.get(os.path.splitext(path)[1].lower(), "txt")
     if file_format in ("csv", "tsv"):
@@ -138,18 +149,28 @@ def _read(path, file_format, text_column, label_column):
 
 
 def _as_int(value):
-    """Returns `value` as an int if it is an integer (or its text) or None."""
+    """Returns `value` as an int if it is an integer-valued number (or its
+    text) or None.
+
+    Text is read as JSON reads numbers, so that the CSV label "2.0" is the
+    class 2, as the JSONL label 2.0 is.
+    """
     if isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            value = float(text)
+        except ValueError:
+            return None
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
     return None
 
 
@@ -237,13 +258,17 @@ def load_text_files(
       `label_column`.
     - `.txt`: the whole file is one unlabelled document.
     - a directory: each `.txt` file in a subdirectory is a document labelled
-      by the subdirectory name (`train/pos/1.txt`, `train/neg/2.txt`); if
-      there are no such subdirectories, the `.txt` files of the directory
-      itself, unlabelled.
+      by the subdirectory name (`train/pos/1.txt`, `train/neg/2.txt`);
+      hidden subdirectories (`.ipynb_checkpoints`) are skipped. If there are
+      no such subdirectories, the `.txt` files of the directory itself,
+      unlabelled.
 
     Labels may be integers (class ids, checked against `num_classes`) or
-    names (mapped to ids by `label_names`, or by their sorted order). Use
-    `label_column=None` for unlabelled documents.
+    names (mapped to ids by `label_names`, or by their sorted order).
+    Integer-valued numbers count as integers whether they are JSON numbers
+    or text: `2`, `2.0` and `"2.0"` are all class 2. Use `label_column=None`
+    for unlabelled documents (a directory's subdirectory names are then
+    ignored).
 
     Everything is read and tokenized once, when the function is called, so
     that bad input fails here with a `ValueError` naming the file and the

@@ -258,3 +258,98 @@ def test_path_and_format_errors(tmp_path, tokenizer, packer):
         ValueError, match=r"invalid JSON line in .*broken\.jsonl line 2"
     ):
         load_text_files(broken, tokenizer=tokenizer, packer=packer)
+
+
+def test_hidden_folders_are_not_classes(tmp_path, tokenizer, packer, texts):
+    # Jupyter leaves `.ipynb_checkpoints` next to the class folders; as a
+    # class it would sort first and shift every label by one.
+    for i, text in enumerate(texts[:4]):
+        for name in ("pos" if i % 2 else "neg", ".ipynb_checkpoints"):
+            folder = tmp_path / "train" / name
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{i}.txt").write_text(text, encoding="utf-8")
+    batches, info = load_text_files(
+        tmp_path / "train", tokenizer=tokenizer, packer=packer, with_info=True
+    )
+    assert (info.label_names, info.num_classes) == (("neg", "pos"), 2)
+    assert marks_and_labels(batches, tokenizer, texts) == {
+        i: i % 2 for i in range(4)
+    }
+
+
+def test_class_folders_with_label_column_none_are_unlabelled(
+    tmp_path, tokenizer, packer, texts
+):
+    for i, text in enumerate(texts[:4]):
+        folder = tmp_path / "train" / ("pos" if i % 2 else "neg")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.txt").write_text(text, encoding="utf-8")
+    batches, info = load_text_files(
+        tmp_path / "train",
+        tokenizer=tokenizer,
+        packer=packer,
+        label_column=None,
+        with_info=True,
+    )
+    assert (info.task, info.num_classes, info.label_names) == (None,) * 3
+    assert marks_and_labels(batches, tokenizer, texts) == dict.fromkeys(
+        range(4)
+    )
+
+
+def test_integer_valued_text_labels_match_json_numbers(
+    tmp_path, tokenizer, packer, texts
+):
+    # "2.0" in a CSV is the JSON number 2.0: class 2, not the name "2.0"
+    # sorted as text after "10.0".
+    raw = [2.0, 10.0, 1.0, 0.0]
+    csv_path = write_csv(
+        tmp_path / "data.csv",
+        [["text", "label"]] + [[t, f"{r:.1f}"] for t, r in zip(texts, raw)],
+    )
+    jsonl = write_jsonl(
+        tmp_path / "data.jsonl",
+        [{"text": t, "label": r} for t, r in zip(texts, raw)],
+    )
+    results = []
+    for path in (csv_path, jsonl):
+        batches, info = load_text_files(
+            path, tokenizer=tokenizer, packer=packer, with_info=True
+        )
+        results.append(
+            (
+                marks_and_labels(batches, tokenizer, texts),
+                info.label_names,
+                info.num_classes,
+            )
+        )
+    expected = ({0: 2, 1: 10, 2: 1, 3: 0}, None, 11)
+    assert results == [expected, expected]
+    # Text that is not an integer-valued number stays a name.
+    mixed = write_csv(
+        tmp_path / "m.csv",
+        [["text", "label"], [texts[0], "2.5"], [texts[1], "1"]],
+    )
+    _, info = load_text_files(
+        mixed, tokenizer=tokenizer, packer=packer, with_info=True
+    )
+    assert info.label_names == ("1", "2.5")
+
+
+def test_byte_order_mark(tmp_path, tokenizer, packer, texts):
+    # Excel writes "UTF-8 CSV" with a byte-order mark before the header.
+    rows = [["text", "label"], [texts[0], 1], [texts[1], 0]]
+    with open(
+        tmp_path / "excel.csv", "w", newline="", encoding="utf-8-sig"
+    ) as f:
+        csv.writer(f).writerows(rows)
+    batches = load_text_files(
+        tmp_path / "excel.csv", tokenizer=tokenizer, packer=packer
+    )
+    assert marks_and_labels(batches, tokenizer, texts) == {0: 1, 1: 0}
+    jsonl = tmp_path / "bom.jsonl"
+    jsonl.write_text(
+        json.dumps({"text": texts[0], "label": 1}) + "\n", encoding="utf-8-sig"
+    )
+    batches = load_text_files(jsonl, tokenizer=tokenizer, packer=packer)
+    assert marks_and_labels(batches, tokenizer, texts) == {0: 1}
