@@ -38,7 +38,7 @@ def _special_tokens(directory):
     return tokens
 
 
-def tokenizer_from_checkpoint(path, fast=False):
+def tokenizer_from_checkpoint(path, fast=None):
     """A `SentencePieceTokenizer` from a checkpoint's SentencePiece model.
 
     Args:
@@ -49,9 +49,10 @@ def tokenizer_from_checkpoint(path, fast=False):
             (else `[CLS]`, `[SEP]`, `<pad>`, `[MASK]`, `<unk>`, those of the
             BigBird-RoBERTa vocabulary); their ids are looked up in the
             model by string.
-        fast: use tensorflow-text's fast SentencePiece kernel; the default
-            (False) is the kernel that gives the `sentencepiece` package's
-            ids for every model.
+        fast: the tensorflow-text kernel, as in `SentencePieceTokenizer`:
+            `None` (default) chooses, per model, the one whose ids equal the
+            `sentencepiece` package's (what transformers' `BigBirdTokenizer`
+            uses).
 
     Returns:
         A `keras_bigbird.preprocessing.SentencePieceTokenizer`.

@@ -7,6 +7,7 @@ import keras
 import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
+from sentencepiece import sentencepiece_model_pb2
 
 from keras_bigbird.preprocessing.tokenizer import Tokenizer
 from keras_bigbird.preprocessing.tokenizer import check_file_exists
@@ -25,6 +26,30 @@ def read_model_proto(argument, value):
         "path of a SentencePiece `.model` file or its serialized bytes. "
         f"Received: {argument}={value!r}"
     )
+
+
+# Normalizations with which tf_text.FastSentencepieceTokenizer gives the
+# sentencepiece package's ids for unigram models. Measured: for BPE models,
+# other normalizations ("nfkc", "identity") or no dummy prefix it gives other
+# ids for most texts, without an error.
+_FAST_NORMALIZATIONS = ("nmt_nfkc", "nmt_nfkc_cf")
+
+
+def fast_kernel_mismatch(proto):
+    """Why the fast kernel would give other ids than the package, or None."""
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(proto)
+    model_type = sentencepiece_model_pb2.TrainerSpec.ModelType.Name(
+        model.trainer_spec.model_type
+    )
+    normalizer = model.normalizer_spec
+    if model_type != "UNIGRAM":
+        return f"a {model_type} model"
+    if normalizer.name not in _FAST_NORMALIZATIONS:
+        return f"{normalizer.name!r} normalization"
+    if not normalizer.add_dummy_prefix:
+        return "a model without a dummy prefix"
+    return None
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
@@ -53,11 +78,18 @@ class SentencePieceTokenizer(Tokenizer):
         pad_token: padding token, `<pad>`.
         mask_token: mask token for masked-language-model training, `[MASK]`.
         unk_token: unknown-piece token, `<unk>`.
-        fast: tokenize with `tf_text.FastSentencepieceTokenizer` (about
-            three times faster, and TFLite-compatible) rather than
-            `tf_text.SentencepieceTokenizer`. The ids are the same; models
-            whose normalization the fast kernel does not support need
-            `fast=False`.
+        fast: which tensorflow-text kernel tokenizes. `None` (default)
+            chooses: `tf_text.FastSentencepieceTokenizer` (about three times
+            faster, and TFLite-compatible) for unigram models with NMT-NFKC
+            normalization (what `train_sentencepiece` writes by default),
+            where its ids equal the `sentencepiece` package's;
+            `tf_text.SentencepieceTokenizer` for every other model (BPE,
+            other normalizations), where the fast kernel gives other ids.
+            `True` asks for the fast kernel and raises a `ValueError` for a
+            model it does not tokenize correctly; `False` asks for the
+            regular kernel, whose ids equal the package's except that for
+            unigram models it can break an exact tie between two equally
+            likely segmentations the other way (same text, same score).
         **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
 
     Example:
@@ -81,7 +113,7 @@ class SentencePieceTokenizer(Tokenizer):
         pad_token="<pad>",
         mask_token="[MASK]",
         unk_token="<unk>",
-        fast=True,
+        fast=None,
         **kwargs,
     ):
         proto = read_model_proto("proto", proto)
@@ -94,6 +126,15 @@ class SentencePieceTokenizer(Tokenizer):
                 f"SentencePiece model ({error}). Received: proto of "
                 f"{len(proto)} bytes starting {proto[:16]!r}"
             ) from None
+        mismatch = fast_kernel_mismatch(proto)
+        if fast and mismatch:
+            raise ValueError(
+                "Received an invalid value for argument `fast`: tensorflow-"
+                "text's fast SentencePiece kernel gives other ids than the "
+                f"sentencepiece package for {mismatch}. Pass fast=None (the "
+                "kernel is chosen per model) or fast=False. Received: "
+                f"fast={fast!r}"
+            )
         super().__init__(
             cls_token=cls_token,
             sep_token=sep_token,
@@ -103,7 +144,7 @@ class SentencePieceTokenizer(Tokenizer):
             **kwargs,
         )
         self.proto = proto
-        self.fast = bool(fast)
+        self.fast = not mismatch if fast is None else bool(fast)
         self._vocabulary = [
             processor.IdToPiece(i) for i in range(processor.GetPieceSize())
         ]

@@ -71,6 +71,31 @@ def test_ids_equal_the_sentencepiece_package(checkpoint_dir, documents):
 
 
 @pytest.mark.tf_only
+def test_ids_equal_the_package_where_segmentations_tie(tmp_path):
+    # Under this model some texts have two equally likely segmentations
+    # ("n" + "nn" or "nn" + "n"); tensorflow-text's regular kernel breaks
+    # such ties the other way, so the converter must not use it here.
+    from keras_bigbird.preprocessing import SentencePieceTokenizer
+    from keras_bigbird.preprocessing import train_sentencepiece
+
+    words = synthetic_text.pseudo_words(300, seed=1)
+    lengths = synthetic_text.log_uniform_lengths(200, 20, 2000, seed=1)
+    corpus = synthetic_text.documents(lengths, words, seed=1)
+    model_file = train_sentencepiece(
+        corpus, vocab_size=400, model_prefix=tmp_path / "train" / "spm"
+    )
+    (tmp_path / "checkpoint").mkdir()
+    shutil.copy(model_file, tmp_path / "checkpoint" / "spiece.model")
+    processor = sentencepiece.SentencePieceProcessor(model_file=model_file)
+    texts = synthetic_text.documents([100] * 20, words, seed=8)
+    want = [processor.EncodeAsIds(text) for text in texts]
+    regular = SentencePieceTokenizer(model_file, fast=False)
+    assert regular(texts).to_list() != want  # The texts do have ties.
+    tokenizer = tokenizer_from_checkpoint(tmp_path / "checkpoint")
+    assert tokenizer(texts).to_list() == want
+
+
+@pytest.mark.tf_only
 def test_model_file_and_google_layout(checkpoint_dir, tmp_path):
     # A bare .model file, and a google-research vocab directory (gpt2.model,
     # no config: the BigBird-RoBERTa special tokens).
