@@ -86,7 +86,16 @@ class BigBirdAttention(keras.layers.Layer):
         query: `[batch, length, dim]`.
         value: optional, `[batch, length, value_dim]`; defaults to `query`.
         key: optional, defaults to `value`.
-        padding_mask: optional bool/int `[batch, length]`.
+        padding_mask: optional bool/int `[batch, length]`, True for the
+            keys that may be attended.
+        mask, query_mask, value_mask, key_mask: Keras masks, which Keras
+            fills from the inputs' masks. They mask keys, AND-ed with
+            `padding_mask`: `value_mask` and `key_mask` when `value` is
+            given, and with `value` omitted (the keys are then the query
+            itself) the query's mask, `mask` or `query_mask`. Query rows are
+            never masked (a padded query row is computed like any other), so
+            with `value` given `query_mask` changes nothing, as in
+            `MultiHeadAttention`.
         training: whether dropout is active.
         return_attention_scores: also return the attention probabilities as
             a dense `[batch, heads, length, length]` tensor (quadratic in the

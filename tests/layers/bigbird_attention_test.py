@@ -609,6 +609,26 @@ def test_keras_mask_from_embedding_equals_padding_mask():
     )
 
 
+def test_query_mask_masks_keys_only_when_value_is_omitted():
+    """Documented: without `value` the keys are the query, so its mask masks
+    them; with `value` given only the value's mask does (as in MHA)."""
+    rng = np.random.default_rng(15)
+    dim, length = 6, 37
+    x = rng.normal(size=(2, length, dim)).astype("float32")
+    query_mask = np.arange(length)[None] < np.array([[length], [20]])
+    layer = make_layer(dim, rng, heads=2, key_dim=4, block=4, r=1)
+    assert_close(
+        to_numpy(layer(x, query_mask=query_mask)),
+        oracle_for(layer, x, query_mask).output,
+        RTOL,
+        "value omitted",
+    )
+    unmasked = oracle_for(layer, x, np.ones_like(query_mask)).output
+    assert_close(
+        to_numpy(layer(x, x, query_mask=query_mask)), unmasked, RTOL, "value"
+    )
+
+
 def test_keras_mask_of_an_explicit_value_masks_the_keys():
     """With `value` given, its Keras mask says which keys are real."""
     rng = np.random.default_rng(14)
