@@ -33,6 +33,55 @@ def _check_arguments(packer, batch_size, bucket_width, shuffle_buffer_size):
     return bucket_width
 
 
+def _check_element_spec(element_spec, tokenizer):
+    """Returns whether the elements are `(document, label)` pairs.
+
+    Checked before any mapping, so that a dataset of dicts (raw TFDS
+    features) fails here rather than deep inside the tokenizer.
+
+    Args:
+        element_spec: the dataset's `element_spec`.
+        tokenizer: the tokenizer, or `None` for documents of token ids.
+    """
+    labelled = isinstance(element_spec, tuple)
+    parts = element_spec if labelled else (element_spec,)
+    document = parts[0] if parts else None
+    if tokenizer is None:
+        names, kind = ("ids", "(ids, label)"), "a 1-D int tensor of token ids"
+        # Slices of a ragged batch are `RaggedTensorSpec`s of rank 1.
+        valid = (
+            isinstance(document, (tf.TensorSpec, tf.RaggedTensorSpec))
+            and document.dtype.is_integer
+            and document.shape.rank in (None, 1)
+        )
+    else:
+        names, kind = ("text", "(text, label)"), "a scalar string tensor"
+        valid = (
+            isinstance(document, tf.TensorSpec)
+            and document.dtype == tf.string
+            and document.shape.rank in (None, 0)
+        )
+    if labelled:
+        valid = (
+            valid and len(parts) == 2 and isinstance(parts[1], tf.TensorSpec)
+        )
+    if valid:
+        return labelled
+    hint = ""
+    if any(isinstance(part, dict) for part in parts):
+        hint = (
+            " A dataset of dicts (such as TFDS features) must be mapped "
+            'first, e.g. `dataset.map(lambda x: (x["text"], x["label"]))`, '
+            "or loaded with `as_supervised=True`."
+        )
+    raise ValueError(
+        "Received an invalid value for argument `dataset`, expected "
+        f"elements `{names[0]}` or `{names[1]}` with `{names[0]}` {kind}"
+        f"{' (tokenizer=None)' if tokenizer is None else ''}.{hint} "
+        f"Received: element_spec={element_spec}"
+    )
+
+
 def _check_document(text, ids):
     """Returns `ids` after asserting the document is not empty (graph op)."""
     if text is None:
@@ -153,13 +202,7 @@ def batch_long_text(
     )
     if num_classes is not None:
         checks.positive_int("num_classes", num_classes)
-    labelled = isinstance(dataset.element_spec, tuple)
-    if labelled and len(dataset.element_spec) != 2:
-        raise ValueError(
-            "Received an invalid value for argument `dataset`, expected "
-            "elements `text` or `(text, label)`. Received: element_spec="
-            f"{dataset.element_spec}"
-        )
+    labelled = _check_element_spec(dataset.element_spec, tokenizer)
     if shuffle:
         dataset = dataset.shuffle(
             shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True

@@ -184,3 +184,35 @@ def test_argument_errors(tokenizer):
     triples = tf.data.Dataset.from_tensor_slices((["a"], [1], [2]))
     with pytest.raises(ValueError, match=r"`dataset`.*\(text, label\)"):
         batch_long_text(triples, tokenizer, packer)
+
+
+def test_element_structure_errors(tokenizer):
+    # Raw TFDS features are dicts: say so here, not deep in the tokenizer.
+    packer = BlockPacker.from_tokenizer(tokenizer, 256, block_size=32)
+    features = tf.data.Dataset.from_tensor_slices(
+        {"text": ["a b", "c"], "label": [0, 1]}
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)argument `dataset`, expected elements `text` or "
+        r"`\(text, label\)`.*scalar string.*dicts.*as_supervised=True.*"
+        r"Received: element_spec=\{'text': TensorSpec.*'label': TensorSpec",
+    ):
+        batch_long_text(features, tokenizer, packer)
+    pairs = tf.data.Dataset.from_tensor_slices(({"text": ["a b"]}, [0]))
+    with pytest.raises(ValueError, match=r"`dataset`.*dicts"):
+        batch_long_text(pairs, tokenizer, packer)
+    ids = tf.data.Dataset.from_tensor_slices([[5, 6], [7, 8]])
+    with pytest.raises(
+        ValueError,
+        match=r"`dataset`.*`text` a scalar string.*"
+        r"Received: element_spec=TensorSpec\(shape=\(2,\), dtype=tf.int32",
+    ):
+        batch_long_text(ids, tokenizer, packer)
+    texts = tf.data.Dataset.from_tensor_slices(["a b", "c"])
+    with pytest.raises(
+        ValueError,
+        match=r"`dataset`.*`ids` or `\(ids, label\)`.*1-D int.*"
+        r"tokenizer=None.*dtype=tf.string",
+    ):
+        batch_long_text(texts, None, packer)
