@@ -34,6 +34,15 @@ def _to_ragged(segment):
             "Each segment must be a 1-D tensor of ids or a `[batch, None]` "
             f"batch of them. Received: a segment of shape {segment.shape}"
         )
+    # Checked on the static dtype, so it costs nothing per call. A cast
+    # would turn the id 5.7 into 5 silently. (Negative ids are not checked:
+    # that needs an assert op on every call.)
+    if not segment.dtype.is_integer:
+        raise ValueError(
+            "Received an invalid value for argument `inputs`, expected "
+            "integer token ids. Received: inputs with "
+            f"dtype={segment.dtype.name}"
+        )
     segment = segment.with_row_splits_dtype(tf.int64)
     return tf.cast(segment, tf.int32), unbatched
 
@@ -55,10 +64,11 @@ class BlockPacker(keras.layers.Layer):
     `padding="max_length"` pads every batch to `max_sequence_length`, for a
     static shape (TPU, a fixed-shape export).
 
-    Inputs are int ids: a `tf.RaggedTensor` `[batch, None]` (the output of
-    a tokenizer on a batch of strings), a dense `[batch, length]` tensor (all
-    ids taken as real tokens), or a 1-D tensor for one unbatched example,
-    which gives unbatched outputs. A pair is a tuple (or list) of two such
+    Inputs are integer ids (other dtypes raise a `ValueError`): a
+    `tf.RaggedTensor` `[batch, None]` (the output of a tokenizer on a batch
+    of strings), a dense `[batch, length]` tensor (all ids taken as real
+    tokens), or a 1-D tensor for one unbatched example, which gives
+    unbatched outputs. A pair is a tuple (or list) of two such
     tensors. It runs in `tf.data.Dataset.map`, in a `tf.function` with
     unknown lengths, and in a SavedModel.
 

@@ -193,3 +193,29 @@ def test_errors():
     )
     with pytest.raises(ValueError, match=r"`tokenizer`.*has no `cls_token`"):
         BlockPacker.from_tokenizer(tokenizer, 64)
+
+
+def test_non_integer_ids_are_rejected():
+    # A cast would turn 5.7 into id 5 without a word.
+    for ids, dtype in (
+        (tf.constant([[5.7, 6.2]]), "float32"),
+        (tf.ragged.constant([[5.0], [6.0, 7.0]]), "float32"),
+        (np.array([1.5, 2.0]), "float64"),
+        ([[5.7], [6.0, 1.0]], "float32"),
+        (tf.constant([["a"]]), "string"),
+    ):
+        with pytest.raises(
+            ValueError,
+            match=rf"argument `inputs`, expected integer token ids.*"
+            rf"Received: inputs with dtype={dtype}",
+        ):
+            packer()(ids)
+    with pytest.raises(ValueError, match=r"`inputs`.*dtype=float32"):
+        packer()((tf.constant([[1, 2]]), tf.constant([[2.5]])))
+    signature = [tf.RaggedTensorSpec([None, None], tf.float32)]
+    with pytest.raises(ValueError, match=r"`inputs`.*dtype=float32"):
+        tf.function(packer(), input_signature=signature).get_concrete_function()
+    for ids in (np.array([[5, 6]], np.int64), tf.constant([[5, 6]], tf.uint8)):
+        np.testing.assert_array_equal(
+            packer()(ids)["token_ids"], [[CLS, 5, 6, SEP]]
+        )
