@@ -17,34 +17,6 @@ def max_length_error(length, max_sequence_length):
     )
 
 
-def _assert_length_in_graph(length, max_sequence_length):
-    """Runtime check of a length unknown while tracing (TensorFlow only).
-
-    Returns a callable that makes a tensor depend on the check, or None when
-    the check cannot run: JAX traces with static shapes (the `ValueError`
-    has fired already), and XLA drops assertions (an out-of-range length
-    then fails on the shapes of the position slice instead).
-    """
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    message = (
-        "The input sequence is longer than `max_sequence_length` "
-        f"({max_sequence_length}): truncate the input or build the model "
-        "with a larger `max_sequence_length`."
-    )
-    check = tf.debugging.assert_less_equal(
-        length, tf.constant(max_sequence_length, length.dtype), message=message
-    )
-
-    def depend(x):
-        with tf.control_dependencies([check]):
-            return tf.identity(x)
-
-    return depend
-
-
 @keras.saving.register_keras_serializable(package="keras_bigbird")
 class BigBirdEmbedding(keras.layers.Layer):
     """Token, learned position and segment embeddings, layer norm, dropout.
@@ -170,8 +142,12 @@ class BigBirdEmbedding(keras.layers.Layer):
         length = token_ids.shape[1]
         depend = None
         if length is None:
-            depend = _assert_length_in_graph(
-                ops.shape(token_ids)[1], self.max_sequence_length
+            depend = checks.at_most_in_graph(
+                ops.shape(token_ids)[1],
+                self.max_sequence_length,
+                "The input sequence is longer than `max_sequence_length` "
+                f"({self.max_sequence_length}): truncate the input or build "
+                "the model with a larger `max_sequence_length`.",
             )
             length = ops.shape(token_ids)[1]
         elif length > self.max_sequence_length:

@@ -46,7 +46,10 @@ depends on the length only through the padded length; draws random blocks
 only from the start of the sequence (the first `2r + 5` blocks, or the first
 1024 tokens); may attend one key block twice at 1024 tokens (it then counts
 twice in the softmax, as in the original); and is a stored table, so for
-lengths unknown while tracing it covers up to `max_sequence_length` tokens.
+lengths unknown while tracing it covers up to `max_sequence_length` tokens
+(rounded up to whole blocks; a longer length fails a runtime assertion). A
+length known while tracing gets the table of that length and may exceed
+`max_sequence_length`, as in the original's general plan.
 """
 
 import functools
@@ -55,6 +58,7 @@ import numpy as np
 from keras import ops
 
 from keras_bigbird.ops import random_pattern
+from keras_bigbird.utils import checks
 
 # Padded lengths at which the original uses the fixed "paper" plan.
 PAPER_PLAN_LENGTHS = (1024, 3072, 4096)
@@ -289,10 +293,14 @@ def _dynamic_random_blocks(
 
     The general plan is a prefix of one table and the paper plan of another,
     so two stored tables (for `max_len` tokens) and one selection cover every
-    length up to `max_len`.
+    length up to `max_len`, rounded up to whole blocks. A longer length fails
+    a runtime assertion on TensorFlow graphs (under XLA, which drops
+    assertions, the slice of the table fails instead).
     """
     r = num_random_blocks
-    rows = max(max_len // block_size, 2 * r + 6) - 2
+    # Rounded up: the last, partial block of `max_len` tokens is served too.
+    max_blocks = -(-max_len // block_size)
+    rows = max(max_blocks, 2 * r + 6) - 2
     general = np.array(_general_table(rows + 2, num_heads, r, seed))
     paper_blocks = [
         length // block_size
@@ -314,6 +322,18 @@ def _dynamic_random_blocks(
             )
         )
         table = ops.where(is_paper, ops.convert_to_tensor(paper), table)
+    depend = checks.at_most_in_graph(
+        num_blocks * block_size,
+        max_blocks * block_size,
+        "The sequence is longer than `max_sequence_length` "
+        f"({max_len} tokens, {max_blocks * block_size} in whole blocks of "
+        f"{block_size}): with random_pattern='bigbird_original' and a length "
+        "unknown while tracing, the original tables are stored for that many "
+        "tokens. Truncate the input or build the layer with a larger "
+        "`max_sequence_length` (the length received is padded to blocks).",
+    )
+    if depend is not None:
+        table = depend(table)
     return ops.slice(table, (0, 0, 0), (num_heads, num_blocks - 2, r))
 
 
@@ -335,8 +355,14 @@ def key_block_table(
     the original attends it twice).
 
     Args:
-        num_blocks: Python int (any length) or, with `xp=ops`, a scalar int32
-            tensor (then at most `max_sequence_length // block_size`).
+        num_blocks: Python int or, with `xp=ops`, a scalar int32 tensor.
+            A tensor (a length unknown while tracing) is served from tables
+            stored for `max_sequence_length` tokens, so it must be at most
+            `ceil(max_sequence_length / block_size)`. A Python int may be
+            larger: its table is drawn for the actual length, exactly as the
+            original does (the general plan does not depend on
+            `max_sequence_length`; a paper-plan length above it raises
+            `ValueError`, as in `original_random_blocks`).
         xp: `keras.ops` or `random_pattern.NUMPY`.
 
     Returns:

@@ -49,3 +49,29 @@ def shape_tuple(name, value):
     if not dims or not all(_is_int(d) and d > 0 for d in dims):
         _fail(name, "a positive integer or a tuple of them", value)
     return tuple(int(d) for d in dims)
+
+
+def at_most_in_graph(value, limit, message):
+    """Runtime check `value <= limit` of a scalar unknown while tracing.
+
+    For TensorFlow graphs traced with an unknown length (JAX traces with
+    static shapes, so there the caller's `ValueError` has fired already).
+    Returns a callable that makes a tensor depend on the check, or None on
+    other backends. XLA (`jit_compile=True`) drops assertions: the caller's
+    shape error then surfaces instead.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    check = tf.debugging.Assert(
+        value <= tf.constant(limit, value.dtype), [message, "Received:", value]
+    )
+
+    def depend(x):
+        with tf.control_dependencies([check]):
+            return tf.identity(x)
+
+    return depend

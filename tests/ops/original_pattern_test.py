@@ -15,6 +15,9 @@ import pytest
 
 from keras_bigbird.layers import BigBirdAttention
 from keras_bigbird.ops import original_pattern
+from tests.attention_oracle import OracleWeights
+from tests.attention_oracle import assert_close
+from tests.attention_oracle import oracle_forward
 
 torch = pytest.importorskip("torch")
 big_bird = pytest.importorskip("transformers.models.big_bird.modeling_big_bird")
@@ -354,6 +357,86 @@ def test_layer_any_length_graph_matches_static_lengths():
             keras.ops.convert_to_numpy(layer(x, padding_mask=mask)),
             atol=1e-5,
         )
+
+
+
+@pytest.mark.tf_only
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_any_length_graph_when_max_length_is_not_a_multiple_of_the_block(
+    jit_compile,
+):
+    # 100 tokens are 12.5 blocks of 8: the stored table must cover the last,
+    # partial block (lengths 97-100 used to fail with a slice error).
+    import tensorflow as tf
+
+    layer = BigBirdAttention(
+        2, 4, block_size=8, num_random_blocks=1, seed=1,
+        random_pattern="bigbird_original", max_sequence_length=100,
+    )
+    layer.build((None, None, 8))
+    any_length = tf.function(
+        lambda x, mask: layer(x, padding_mask=mask),
+        input_signature=[
+            tf.TensorSpec([None, None, 8], tf.float32),
+            tf.TensorSpec([None, None], tf.bool),
+        ],
+        jit_compile=jit_compile,
+    )
+    weights = OracleWeights.from_layer(layer)
+    rng = np.random.default_rng(0)
+    for length in (96, 97, 99, 100):
+        x = rng.normal(size=(2, length, 8)).astype("float32")
+        mask = np.arange(length)[None] < np.array([[length], [length - 20]])
+        expected = oracle_forward(
+            weights, x, graph=layer.attention_graph(length), padding_mask=mask
+        ).output
+        got = any_length(x, mask).numpy()
+        assert_close(got[mask], expected[mask], 1e-5, err_msg=f"T={length}")
+
+
+@pytest.mark.tf_only
+def test_any_length_graph_longer_than_max_sequence_length_raises():
+    import tensorflow as tf
+
+    layer = BigBirdAttention(
+        2, 4, block_size=8, num_random_blocks=1, seed=1,
+        random_pattern="bigbird_original", max_sequence_length=100,
+    )
+    any_length = tf.function(
+        layer, input_signature=[tf.TensorSpec([None, None, 8], tf.float32)]
+    )
+    # The stored tables end at the block holding token 100 (104 tokens).
+    any_length(tf.zeros((1, 104, 8)))
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match="max_sequence_length.*100"
+    ):
+        any_length(tf.zeros((1, 105, 8)))
+
+
+def test_static_length_longer_than_max_sequence_length_uses_its_own_table():
+    # A static length gets the table the original draws for that length
+    # (the general plan does not depend on `max_sequence_length`), so it is
+    # not limited by it.
+    length, block_size, heads, r, seed = 150, 8, 2, 1, 1
+    num_blocks = -(-length // block_size)
+    blocks, _ = original_pattern.key_block_table(
+        num_blocks, block_size, heads, r, seed, 100,
+        xp=original_pattern.random_pattern.NUMPY,
+    )
+    np.testing.assert_array_equal(
+        blocks[..., 5:],
+        hf_random_blocks(num_blocks, block_size, heads, r, seed, max_len=100),
+    )
+    layer = BigBirdAttention(
+        heads, 4, block_size=block_size, num_random_blocks=r, seed=seed,
+        random_pattern="bigbird_original", max_sequence_length=100,
+    )
+    layer.build((None, None, 8))
+    x = np.random.default_rng(1).normal(size=(1, length, 8)).astype("float32")
+    expected = oracle_forward(
+        OracleWeights.from_layer(layer), x, graph=layer.attention_graph(length)
+    ).output
+    assert_close(keras.ops.convert_to_numpy(layer(x)), expected, 1e-5)
 
 
 def test_layer_config_and_graph():
