@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_bigbird.layers.masking import check_padding_mask
 from keras_bigbird.utils import checks
 from keras_bigbird.utils import seeds
 
@@ -48,8 +49,10 @@ class SlidingWindowAttention(keras.layers.Layer):
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
-        query: `[batch, length, dim]`.
-        padding_mask: optional `[batch, length]`, True for real tokens.
+        query: `[batch, length, dim]`. Self-attention only: unlike
+            `MultiHeadAttention`, there is no `value` argument.
+        padding_mask: optional `[batch, length]`, True for real tokens;
+            combined (AND) with the Keras mask of `query`, if any.
         training: whether dropout is active.
 
     Example:
@@ -134,13 +137,31 @@ class SlidingWindowAttention(keras.layers.Layer):
         band = np.abs(blocks[:, None] - blocks[None, :]) <= 1
         return np.broadcast_to(band, (self.num_heads, seq_len, seq_len)).copy()
 
-    def call(self, query, padding_mask=None, training=None, mask=None):
+    def call(
+        self, query, padding_mask=None, training=None, mask=None, query_mask=None
+    ):
+        if padding_mask is not None:
+            padding_mask = ops.convert_to_tensor(padding_mask)
+            if len(padding_mask.shape) == 3:
+                raise ValueError(
+                    "SlidingWindowAttention is self-attention: call it as "
+                    "`layer(query)`; its second argument is `padding_mask` "
+                    "([batch, length]), not a `value`. Received: "
+                    f"padding_mask.shape={tuple(padding_mask.shape)}"
+                )
+            padding_mask = check_padding_mask(padding_mask, query)
         block = self.block_size
         batch, length = ops.shape(query)[0], ops.shape(query)[1]
         key_mask = ops.ones((batch, length), "bool")
-        for m in (mask, padding_mask):
+        # Keras passes the query's Keras mask as `mask`, or as `query_mask`
+        # when `padding_mask` is a second tensor argument.
+        for m in (mask, query_mask, padding_mask):
             if m is not None:
                 key_mask = ops.logical_and(key_mask, ops.cast(m, "bool"))
+        if mask is not None or query_mask is not None:
+            # The projections do not take masks: a fresh tensor (the mask
+            # lives on the input object) keeps Keras from warning.
+            query = ops.copy(query)
         scale = ops.cast(1.0 / math.sqrt(self.key_dim), query.dtype)
         # [batch, length, heads, depth]
         q = self.query_dense(query) * scale
