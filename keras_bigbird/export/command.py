@@ -44,7 +44,10 @@ def add_arguments(parser):
     parser.add_argument(
         "--no-text",
         action="store_true",
-        help="do not add `serve_text`, even if the model has a preprocessor",
+        help=(
+            "do not add `serve_text`, even with --preprocessor or a model "
+            "that has a preprocessor"
+        ),
     )
     parser.add_argument("--max-sequence-length", type=int, default=None)
     parser.add_argument("--vocabulary-size", type=int, default=None)
@@ -124,10 +127,12 @@ def run(args):
     _load_custom_objects()
     model = keras.saving.load_model(args.model)
     preprocessor = None
-    if args.preprocessor:
-        preprocessor = _load_preprocessor(args.preprocessor)
-    elif not args.no_text:
-        preprocessor = getattr(model, "preprocessor", None)
+    # --no-text drops `serve_text` whichever source would provide it.
+    if not args.no_text:
+        if args.preprocessor:
+            preprocessor = _load_preprocessor(args.preprocessor)
+        else:
+            preprocessor = getattr(model, "preprocessor", None)
     probabilities = None if args.probabilities == "none" else args.probabilities
     try:
         path = export_for_serving(

@@ -130,3 +130,18 @@ def test_cli_export_errors_are_reported(trained, tmp_path, capsys):
     )
     with pytest.raises(SystemExit):
         cli.main(["export", model_path])  # --export-base and --name required
+
+
+def test_cli_no_text_wins_over_the_preprocessor(trained, tmp_path, capsys):
+    _, model_path, _, preprocessor_path, _ = trained
+    base = str(tmp_path / "models")
+    arguments = ["--export-base", base, "--preprocessor", preprocessor_path]
+    # The help says --no-text adds no `serve_text`, whatever the source.
+    code = cli.main(
+        ["export", model_path, "--name", "t", "--no-text"] + arguments
+    )
+    assert code == 0, capsys.readouterr().err
+    path = os.path.join(base, "t", "1")
+    assert sorted(saved_model_info.signature_tensors(path)) == [
+        "serving_default"
+    ]
