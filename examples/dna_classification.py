@@ -11,8 +11,10 @@ Tokenization is non-overlapping k-mers by a WordPiece vocabulary of all
 k-mers: each k-mer is a word-start piece and "##" + each k-mer (and each
 shorter tail) a continuation piece, so `WordPieceTokenizer`'s longest-match
 cuts a raw sequence into k-mers inside the TensorFlow graph (tf.data, a
-SavedModel), with no other preprocessing. The vocabulary is written to
-OUTPUT_DIR/vocabulary.txt. Sequences go through
+SavedModel), with no other preprocessing. The tokenizer case-folds its input
+(the vocabulary is lower-case), so "ACGT" and "acgt" are the same tokens,
+and takes sequences of any length, which the packer then truncates. The
+vocabulary is written to OUTPUT_DIR/vocabulary.txt. Sequences go through
 `keras_bigbird.data.batch_long_text` (length buckets), a `BigBirdClassifier`
 is trained with `model.fit` (`ModelCheckpoint`, `TensorBoard` logs in
 OUTPUT_DIR/logs), evaluated on new sequences and saved to
@@ -54,6 +56,8 @@ from keras_bigbird.training import report
 
 BASES = "ACGT"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# tensorflow-text's FastWordpieceTokenizer takes an int32 word length limit.
+_ANY_LENGTH = 2**31 - 1
 
 DEFAULTS = {
     "output_dir": "runs/dna_classification",
@@ -106,23 +110,29 @@ def kmer_vocabulary(k):
 
     With every k-mer as a piece, WordPiece's longest match takes k bases at
     a time; the shorter pieces cover the tail of a sequence (or a sequence
-    shorter than k).
+    shorter than k). The j-mers are lower-case: the tokenizer case-folds.
     """
     words = [
         "".join(p)
         for j in range(k, 0, -1)
-        for p in itertools.product(BASES, repeat=j)
+        for p in itertools.product(BASES.lower(), repeat=j)
     ]
     return SPECIAL_TOKENS + words + ["##" + w for w in words]
 
 
-def kmer_tokenizer(k, max_bases, vocabulary_file):
-    """A `WordPieceTokenizer` cutting sequences of up to `max_bases` into
+def kmer_tokenizer(k, vocabulary_file):
+    """A `WordPieceTokenizer` cutting sequences of any length and case into
     k-mers; its vocabulary is written to `vocabulary_file`."""
     with open(vocabulary_file, "w") as f:
         f.write("\n".join(kmer_vocabulary(k)) + "\n")
-    # A sequence is one "word": it must fit `max_bytes_per_word`.
-    return WordPieceTokenizer(vocabulary_file, max_bytes_per_word=max_bases)
+    # Served sequences come in any case: `lowercase` case-folds them in the
+    # graph to match the lower-case vocabulary. A sequence is one "word",
+    # and a longer word than `max_bytes_per_word` would be one [UNK]: the
+    # limit is the largest (int32) value, so a sequence of any length is
+    # cut into k-mers and the packer truncates it.
+    return WordPieceTokenizer(
+        vocabulary_file, lowercase=True, max_bytes_per_word=_ANY_LENGTH
+    )
 
 
 def _random_bases(rng, size):
@@ -179,9 +189,7 @@ def main(argv=None):
     output_dir = config["output_dir"]
     os.makedirs(output_dir, exist_ok=True)
     tokenizer = kmer_tokenizer(
-        config["kmer"],
-        config["max_length"],
-        os.path.join(output_dir, "vocabulary.txt"),
+        config["kmer"], os.path.join(output_dir, "vocabulary.txt")
     )
     encoder = encoder_from_options(config, tokenizer.vocabulary_size())
     packer = BlockPacker.from_tokenizer(

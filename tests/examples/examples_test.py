@@ -169,11 +169,12 @@ def test_dna_kmer_tokenizer_and_smoke_run(tmp_path):
     tokenizer, packer, inputs = preprocessed(result, sequences)
     with open(os.path.join(output_dir, "vocabulary.txt")) as f:
         assert f.read().split() == tokenizer.get_vocabulary()
-    # Non-overlapping 3-mers, the tail as a shorter piece.
+    # Non-overlapping 3-mers, the tail as a shorter piece (the vocabulary
+    # is lower-case: the tokenizer case-folds).
     for sequence, ids in zip(sequences, tokenizer(sequences).to_list()):
         pieces = [tokenizer.id_to_token(i).removeprefix("##") for i in ids]
         assert pieces == [
-            sequence[i : i + 3] for i in range(0, len(sequence), 3)
+            sequence[i : i + 3].lower() for i in range(0, len(sequence), 3)
         ]
     assert inputs["token_ids"].shape == (3, 16)
     check_run(result, inputs)
@@ -181,6 +182,45 @@ def test_dna_kmer_tokenizer_and_smoke_run(tmp_path):
     assert figures["test sequences"] == 16
     assert 0 < figures["test padding efficiency"] <= 1
     assert 0 <= figures["test accuracy"] <= 1
+    check_dna_serves_raw_sequences(result, tmp_path)
+
+
+def check_dna_serves_raw_sequences(result, tmp_path):
+    """Lower-case sequences, and ones longer than --max-length (360 bases in
+    --smoke), through the saved preprocessor and the exported `serve_text`:
+    the k-mers of the upper-case sequence, cut by the packer, never one
+    [UNK]."""
+    from keras_bigbird.export import export_for_serving
+
+    rng = np.random.default_rng(0)
+    long = "".join(rng.choice(list("ACGT"), 1000))
+    upper = [long, "ACGTTGCA", "GGGAAACCCTTTA"]
+    raw = [long.lower(), "acgTTgca", "GGGaaaCCCtttA"]
+    tokenizer, packer, want = preprocessed(result, upper)
+    _, _, got = preprocessed(result, raw)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+    ids = tokenizer(long).numpy()
+    assert len(ids) == 334 and tokenizer.unk_token_id not in ids
+    # 1000 bases are 334 3-mers: the packer keeps the first 254.
+    assert want["token_ids"].shape == (3, packer.max_sequence_length)
+    np.testing.assert_array_equal(
+        want["token_ids"][0],
+        [packer.cls_id, *ids[: packer.max_sequence_length - 2], packer.sep_id],
+    )
+    path = export_for_serving(
+        result.model,
+        tmp_path / "serving",
+        name="dna",
+        preprocessor=[tokenizer, packer],
+        warmup_lengths=[8],
+    )
+    served = tf.saved_model.load(path).signatures["serve_text"]
+    logits = served(text=tf.constant(raw))["logits"].numpy()
+    features = {k: np.asarray(v) for k, v in want.items()}
+    np.testing.assert_allclose(
+        logits, result.model.predict(features, verbose=0), atol=1e-5
+    )
 
 
 def test_dna_generation_plants_only_the_class_motif():
