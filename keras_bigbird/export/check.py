@@ -132,7 +132,7 @@ def check_export(
     batch_sizes=(1, 3),
     max_sequence_length=None,
     vocabulary_size=None,
-    probabilities="softmax",
+    probabilities="auto",
     atol=1e-5,
     seed=0,
 ):
@@ -144,7 +144,8 @@ def check_export(
     compared with `model.predict`; with `preprocessor` and `texts`, so is
     `serve_text`. Raises `AssertionError` naming the worst difference over
     `atol`. `max_sequence_length` and `vocabulary_size` default to the
-    model's (or its encoder's) attributes.
+    model's (or its encoder's) attributes; `probabilities` must be the one
+    the export was written with.
 
     Returns:
         `{"serving_default": max_abs_diff, "serve_text": max_abs_diff or

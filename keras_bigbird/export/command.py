@@ -54,9 +54,13 @@ def add_arguments(parser):
     parser.add_argument("--num-segments", type=int, default=None)
     parser.add_argument(
         "--probabilities",
-        choices=("softmax", "sigmoid", "none"),
-        default="softmax",
-        help="for a single-output model: the `probabilities` output",
+        choices=("auto", "softmax", "sigmoid", "none"),
+        default="auto",
+        help=(
+            "for a single-output model: the `probabilities` output. auto: a "
+            "softmax, or none for a model with a single logit (a regression "
+            "score), as a softmax over one logit is always 1"
+        ),
     )
     parser.add_argument(
         "--warmup-lengths",

@@ -64,6 +64,16 @@ def output_activation(model):
         return getattr(activation, "__name__", "custom")
 
 
+def single_output_width(model):
+    """The last dimension of a model's single output tensor, or None."""
+    try:
+        output = model.output
+    except (AttributeError, ValueError):
+        return None
+    shape = getattr(output, "shape", None)
+    return shape[-1] if shape else None
+
+
 def model_output_names(model):
     """A functional model's output names, or None."""
     names = getattr(model, "output_names", None)

@@ -13,7 +13,7 @@ from keras_bigbird.utils import checks
 
 SERVING_DEFAULT = "serving_default"
 SERVE_TEXT = "serve_text"
-_PROBABILITIES = ("softmax", "sigmoid", None)
+_PROBABILITIES = ("auto", "softmax", "sigmoid", None)
 
 
 def _build_if_needed(step):
@@ -44,7 +44,7 @@ def export_for_serving(
     max_sequence_length=None,
     vocabulary_size=None,
     num_segments=None,
-    probabilities="softmax",
+    probabilities="auto",
     warmup_lengths=None,
     warmup_batch_size=1,
     warmup_texts=None,
@@ -69,7 +69,9 @@ def export_for_serving(
     encoder's `sequence_output` and `pooled_output`, a question answerer's
     `start_logits` and `end_logits`); a model with one output (a classifier
     without output activation) gives `logits` and, unless `probabilities`
-    is None, `probabilities`; one whose `activation` is softmax or sigmoid
+    is None, `probabilities`, by default a softmax; a model with a single
+    logit (a regression score) gives `logits` only, as a softmax over one
+    logit is always 1.0. A model whose `activation` is softmax or sigmoid
     gives `probabilities` only. In-graph checks reject a length over the
     maximum, an empty sequence, inputs whose shapes differ from `token_ids`
     and, when the sizes are known, out-of-range token and segment ids, with an
@@ -108,7 +110,9 @@ def export_for_serving(
             (or its encoder's) `num_segments` attribute; None skips that
             check.
         probabilities: for a single-output model that returns logits:
-            `"softmax"`, `"sigmoid"` or None (no `probabilities` output).
+            `"softmax"`, `"sigmoid"`, None (no `probabilities` output) or
+            `"auto"`: a softmax, or None for a model with a single logit.
+            `"softmax"` on a single logit raises a `ValueError`.
         warmup_lengths: sequence lengths of the warmup requests; defaults to
             a short, a middle and the maximum length.
         warmup_batch_size: batch size of the warmup requests.
@@ -172,6 +176,11 @@ def export_for_serving(
     input_names = introspect.model_input_names(model)
     output_names = introspect.model_output_names(model)
     activation = introspect.output_activation(model)
+    if activation in (None, "linear"):
+        # Fails before writing anything: a softmax over one logit.
+        signatures.single_output_probabilities(
+            probabilities, introspect.single_output_width(model)
+        )
     steps = introspect.preprocessor_steps(preprocessor)
     if steps is not None:
         packed = introspect.packed_length(steps)

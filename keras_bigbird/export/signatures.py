@@ -98,17 +98,46 @@ def check_features(
         return {name: tf.identity(tensor) for name, tensor in features.items()}
 
 
+def single_output_probabilities(probabilities, num_logits):
+    """The `probabilities` to add to a single logits output, resolved.
+
+    `"auto"` is a softmax, except over a single logit (a regression score,
+    as `keras-bigbird train` builds for a regression task), where a softmax
+    is always 1.0: then there is no `probabilities` output.
+
+    Args:
+        probabilities: `"auto"`, `"softmax"`, `"sigmoid"` or None.
+        num_logits: the size of the logits' last axis, or None if unknown.
+
+    Returns:
+        `"softmax"`, `"sigmoid"` or None.
+    """
+    single = num_logits == 1
+    if probabilities == "auto":
+        return None if single else "softmax"
+    if probabilities == "softmax" and single:
+        raise ValueError(
+            "Received an invalid value for argument `probabilities`: a "
+            "softmax over the model's single logit is always 1.0. Pass "
+            "'sigmoid' for a binary classifier with one logit, or None (or "
+            "'auto') for a regression score, served as `logits`. Received: "
+            "probabilities='softmax'"
+        )
+    return probabilities
+
+
 def named_outputs(
-    outputs, output_names=None, probabilities="softmax", activation=None
+    outputs, output_names=None, probabilities="auto", activation=None
 ):
     """A dict of output tensors with stable names.
 
     A dict passes through. A list or tuple takes `output_names` (the
     functional model's output names). A single tensor is a classifier's
     output: with `activation` None or `"linear"` it is `logits`, and
-    `probabilities` (`"softmax"` or `"sigmoid"`, None for none) adds
-    `probabilities`; with a softmax or sigmoid `activation` it already is
-    `probabilities`; with another activation it is `outputs`.
+    `probabilities` (`"auto"`, `"softmax"` or `"sigmoid"`, None for none;
+    see `single_output_probabilities`) adds `probabilities`; with a softmax
+    or sigmoid `activation` it already is `probabilities`; with another
+    activation it is `outputs`.
     """
     if isinstance(outputs, dict):
         return dict(outputs)
@@ -121,6 +150,9 @@ def named_outputs(
     if activation not in (None, "linear"):
         return {"outputs": outputs}
     named = {"logits": outputs}
+    probabilities = single_output_probabilities(
+        probabilities, outputs.shape[-1]
+    )
     if probabilities == "softmax":
         named["probabilities"] = tf.nn.softmax(outputs, axis=-1)
     elif probabilities == "sigmoid":

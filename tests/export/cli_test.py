@@ -145,3 +145,33 @@ def test_cli_no_text_wins_over_the_preprocessor(trained, tmp_path, capsys):
     assert sorted(saved_model_info.signature_tensors(path)) == [
         "serving_default"
     ]
+
+
+def test_cli_single_logit_model_has_no_softmax(trained, tmp_path, capsys):
+    _, _, _, preprocessor_path, _ = trained
+    base = str(tmp_path / "models")
+    arguments = ["--export-base", base, "--preprocessor", preprocessor_path]
+    # The regression model `keras-bigbird train` builds: one logit, so no
+    # softmax `probabilities` (always 1.0), and --check agrees.
+    regression = str(tmp_path / "regression.keras")
+    toy_models.bigbird_classifier(num_classes=1).save(regression)
+    code = cli.main(
+        ["export", regression, "--name", "r", "--check", "--check-text", "a"]
+        + arguments
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Serving check passed" in out
+    signatures = saved_model_info.signature_tensors(
+        os.path.join(base, "r", "1")
+    )
+    assert {k: sorted(v["outputs"]) for k, v in signatures.items()} == {
+        "serve_text": ["logits"],
+        "serving_default": ["logits"],
+    }
+    code = cli.main(
+        ["export", regression, "--name", "r", "--probabilities", "softmax"]
+        + arguments
+    )
+    assert code == 2
+    assert "a softmax over the model's single logit" in capsys.readouterr().err

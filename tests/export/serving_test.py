@@ -144,6 +144,41 @@ def test_clean_process_matches_predict_encoder(encoder_export):
     assert report["serving_default"] <= 1e-5
 
 
+def test_single_logit_model_has_no_softmax_probabilities(tmp_path):
+    # A regression model (`keras-bigbird train` builds
+    # BigBirdClassifier(num_classes=1)) has one logit: a softmax over it is
+    # always 1.0, so by default only `logits` is served.
+    model = toy_models.bigbird_classifier(num_classes=1)
+    kwargs = dict(name="regression", warmup_lengths=[8])
+    path = export_for_serving(model, tmp_path, **kwargs)
+    outputs = saved_model_info.signature_tensors(path)["serving_default"]
+    assert sorted(outputs["outputs"]) == ["logits"]
+    report = check.check_export(path, model, lengths=(5,), batch_sizes=(2,))
+    assert report["serving_default"] <= 1e-5
+    # A sigmoid over one logit is a binary classifier's probability.
+    path = export_for_serving(
+        model, tmp_path, probabilities="sigmoid", **kwargs
+    )
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    ids = tf.constant([[2, 5, 6, 7, 3], [2, 8, 9, 3, 0]])
+    outputs = served(
+        token_ids=ids,
+        padding_mask=tf.cast(ids > 0, tf.int32),
+        segment_ids=tf.zeros_like(ids),
+    )
+    assert sorted(outputs) == ["logits", "probabilities"]
+    np.testing.assert_allclose(
+        outputs["probabilities"], tf.sigmoid(outputs["logits"]), atol=1e-6
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"argument `probabilities`: a softmax over the model's single "
+        r"logit is always 1.*Received: probabilities='softmax'",
+    ):
+        export_for_serving(model, tmp_path, probabilities="softmax", **kwargs)
+    assert sorted(os.listdir(tmp_path / "regression")) == ["1", "2"]
+
+
 def test_original_random_pattern_serves_every_length(tmp_path):
     # BigBirdAttention(random_pattern="bigbird_original") picks its random
     # blocks from stored tables when the length is unknown while tracing,
