@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_bigbird.layers.masking import check_batch_by_length
 from keras_bigbird.utils import checks
 from keras_bigbird.utils import seeds
 
@@ -139,6 +140,17 @@ class BigBirdEmbedding(keras.layers.Layer):
         self.layer_norm.build((*token_ids_shape, self.hidden_dim))
 
     def call(self, token_ids, segment_ids=None, training=None):
+        token_ids = ops.convert_to_tensor(token_ids)
+        if len(token_ids.shape) != 2:
+            raise ValueError(
+                "`token_ids` must have rank 2 ([batch, length]). Received: "
+                f"token_ids.shape={tuple(token_ids.shape)}"
+            )
+        if segment_ids is not None:
+            # A [batch, 1] `segment_ids` would broadcast over the sequence.
+            segment_ids = check_batch_by_length(
+                segment_ids, "segment_ids", token_ids, "token_ids"
+            )
         length = token_ids.shape[1]
         depend = None
         if length is None:

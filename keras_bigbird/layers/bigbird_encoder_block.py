@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_bigbird.layers.bigbird_attention import RANDOM_PATTERNS
 from keras_bigbird.layers.bigbird_attention import BigBirdAttention
+from keras_bigbird.layers.masking import check_padding_mask
 from keras_bigbird.layers.sliding_window_attention import SlidingWindowAttention
 from keras_bigbird.utils import checks
 from keras_bigbird.utils import seeds
@@ -269,6 +270,9 @@ class BigBirdEncoderBlock(keras.layers.Layer):
                 f"attention_type={self.attention_type!r}, attention_mask "
                 f"with shape {tuple(attention_mask.shape)}"
             )
+        if padding_mask is not None:
+            # Before merging: a wrong shape would broadcast with the mask.
+            padding_mask = check_padding_mask(padding_mask, inputs, "inputs")
         padding_mask = merge_masks(mask, padding_mask)
         if self.gradient_checkpointing and training:
             return self._rematerialized(

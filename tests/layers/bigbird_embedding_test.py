@@ -153,7 +153,56 @@ def test_get_config_round_trip():
     )
 
 
-def test_mixed_precision():
-    layer = make_embedding(dtype="mixed_float16")
-    out = layer(np.ones((1, 5), "int32"))
-    assert keras.backend.standardize_dtype(out.dtype) == "float16"
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision(policy):
+    layer = make_embedding(dtype=policy)
+    rng = np.random.default_rng(0)
+    token_ids = rng.integers(0, 50, (2, 40)).astype("int32")
+    segment_ids = rng.integers(0, 2, (2, 40)).astype("int32")
+    out = layer(token_ids, segment_ids)
+    compute_dtype = policy.split("_")[1]
+    assert keras.backend.standardize_dtype(out.dtype) == compute_dtype
+    # The sum of the (float32) tables in numpy, and the float32 layer with
+    # the same weights.
+    t = tables(layer)
+    summed = (
+        t["token_embedding/embeddings"][token_ids]
+        + t["position_embeddings"][None, :40]
+        + t["segment_embedding/embeddings"][segment_ids]
+    ).astype(np.float64)
+    expected = layer_norm(
+        summed, t["embeddings_layer_norm/gamma"],
+        t["embeddings_layer_norm/beta"], layer.layer_norm_epsilon,
+    )
+    actual = keras.ops.convert_to_numpy(keras.ops.cast(out, "float32"))
+    rtol = 5e-3 if compute_dtype == "float16" else 3e-2
+    atol = rtol * np.abs(expected).max()
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=atol)
+    reference = make_embedding()
+    reference(token_ids)
+    reference.set_weights(layer.get_weights())
+    float32 = keras.ops.convert_to_numpy(reference(token_ids, segment_ids))
+    np.testing.assert_allclose(float32, expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(actual, float32, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize(
+    "token_shape,segment_shape,match",
+    [
+        ((5,), None, r"token_ids.*rank 2.*token_ids\.shape=\(5,\)"),
+        ((2, 5, 3), None, r"token_ids.*rank 2.*token_ids\.shape=\(2, 5, 3\)"),
+        ((2, 5), (2, 1), r"segment_ids\.shape=\(2, 1\)"),
+        ((2, 5), (2, 3), r"segment_ids\.shape=\(2, 3\)"),
+        ((2, 5), (1, 5), r"segment_ids\.shape=\(1, 5\)"),
+        ((2, 5), (2, 5, 1), r"segment_ids\.shape=\(2, 5, 1\)"),
+    ],
+)
+def test_input_shapes_are_checked(token_shape, segment_shape, match):
+    # Rank-1 and rank-3 token ids failed with IndexError / AddV2 errors and
+    # a [batch, 1] segment_ids was broadcast over the sequence.
+    layer = make_embedding()
+    segment_ids = None
+    if segment_shape is not None:
+        segment_ids = np.ones(segment_shape, "int32")
+    with pytest.raises(ValueError, match=match):
+        layer(np.ones(token_shape, "int32"), segment_ids)

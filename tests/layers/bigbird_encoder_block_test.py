@@ -6,11 +6,15 @@ block (`attention_type="original_full"`, the same weights) with a per-head
 independent code computing dense attention restricted to the same graph.
 """
 
+import math
+
 import keras
 import numpy as np
 import pytest
 
 from keras_bigbird.layers import BigBirdEncoderBlock
+from tests.attention_oracle import OracleWeights
+from tests.attention_oracle import oracle_forward
 from tests.encoder_helpers import BACKEND
 from tests.encoder_helpers import assert_grads_close
 from tests.encoder_helpers import loss_and_grads
@@ -189,6 +193,34 @@ def test_keras_mask_equals_padding_mask():
     )
 
 
+@pytest.mark.parametrize("attention_type", ["block_sparse", "original_full", "window"])
+def test_keras_mask_and_padding_mask_are_combined(attention_type):
+    block = make_block(attention_type)
+    rng = np.random.default_rng(2)
+    token_ids = rng.integers(1, 50, (2, 60))
+    token_ids[1, 45:] = 0
+    token_ids[0, 10:14] = 0
+    extra = rng.random(token_ids.shape) < 0.8
+    embedding = keras.layers.Embedding(50, HIDDEN, mask_zero=True)
+    embedded = embedding(token_ids)
+    x = keras.ops.convert_to_numpy(embedded)
+    both = (token_ids != 0) & extra
+    expected = dense_reference(block, x, both, block.attention_graph(60))
+    actual = keras.ops.convert_to_numpy(block(embedded, padding_mask=extra))
+    assert_close(actual[both], expected[both])
+
+
+@pytest.mark.parametrize("attention_type", ["block_sparse", "original_full", "window"])
+@pytest.mark.parametrize("shape", [(2, 1), (12,), (2, 13)])
+def test_padding_mask_must_be_batch_by_length(attention_type, shape):
+    # A [batch, 1] mask used to broadcast over every key (window and
+    # original_full) and the others failed with backend shape errors.
+    block = make_block(attention_type)
+    x, _ = inputs(2, 12)
+    with pytest.raises(ValueError, match=r"padding_mask\.shape="):
+        block(x, padding_mask=np.ones(shape, bool))
+
+
 @pytest.mark.parametrize("attention_type", ["block_sparse", "window"])
 def test_dense_attention_mask_is_rejected(attention_type):
     block = make_block(attention_type)
@@ -271,12 +303,53 @@ def test_seed_fixes_the_pattern_and_seeds_differ():
     assert (a.attention_graph(200) != c.attention_graph(200)).any()
 
 
-def test_mixed_precision_policy():
-    block = make_block(dtype="mixed_bfloat16", dropout=0.1)
+def numpy_block(block, x, mask):
+    """The post-norm block in float64 numpy: the attention oracle on the
+    documented `attention_graph`, then residuals, layer norms and the exact
+    GELU feed-forward, from the block's weights."""
+    weights = [np.asarray(w, np.float64) for w in block.get_weights()]
+    attention = oracle_forward(
+        OracleWeights.from_weights(weights[:8]),
+        np.asarray(x, np.float64),
+        graph=block.attention_graph(x.shape[1]),
+        padding_mask=mask,
+    ).output
+    norm1_g, norm1_b, w1, b1, w2, b2, norm2_g, norm2_b = weights[8:]
+
+    def layer_norm(h, gamma, beta):
+        mean = h.mean(-1, keepdims=True)
+        var = h.var(-1, keepdims=True)
+        return (h - mean) / np.sqrt(var + block.layer_norm_epsilon) * gamma + beta
+
+    h = layer_norm(attention + x, norm1_g, norm1_b)
+    pre = h @ w1 + b1
+    erf = np.vectorize(math.erf)
+    gelu = 0.5 * pre * (1.0 + erf(pre / math.sqrt(2.0)))
+    return layer_norm(gelu @ w2 + b2 + h, norm2_g, norm2_b)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("attention_type", ["block_sparse", "original_full", "window"])
+def test_mixed_precision_policy(policy, attention_type):
+    block = make_block(attention_type, dtype=policy, dropout=0.1)
     x, mask = inputs(2, 100, [100, 50])
     out = block(x, padding_mask=mask, training=True)
-    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
+    compute_dtype = policy.split("_")[1]
+    assert keras.backend.standardize_dtype(out.dtype) == compute_dtype
     assert np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(out, "float32"))).all()
+    # In inference: the float64 numpy block, and the float32 block with the
+    # same weights.
+    expected = numpy_block(block, x, mask)
+    actual = keras.ops.convert_to_numpy(
+        keras.ops.cast(block(x, padding_mask=mask), "float32")
+    )
+    rtol = 5e-3 if compute_dtype == "float16" else 3e-2
+    assert_close(actual[mask], expected[mask], rtol=rtol)
+    reference = make_block(attention_type, dropout=0.1)
+    reference.set_weights(block.get_weights())
+    float32 = keras.ops.convert_to_numpy(reference(x, padding_mask=mask))
+    assert_close(float32[mask], expected[mask], rtol=1e-5)
+    assert_close(actual[mask], float32[mask], rtol=rtol)
 
 
 # === Gradient checkpointing ===
@@ -383,6 +456,43 @@ def test_checkpointing_is_a_jax_checkpoint():
         assert ("checkpoint" in jaxpr or "remat" in jaxpr) == checkpointing
 
 
+def _traces_a_remat(model, x, mask, training):
+    """Whether the traced forward pass of a `BlockModel` rematerialises.
+
+    Read from the traced graph, not from our code: `keras.remat` is
+    `tf.recompute_grad` on TensorFlow, a `tf.custom_gradient` (an IdentityN
+    op with a "CustomGradient-*" gradient override), and `jax.checkpoint` on
+    JAX (a `checkpoint`/`remat` primitive in the jaxpr).
+    """
+    model((x, mask))
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        graph = tf.function(
+            lambda x, mask: model((x, mask), training=training)
+        ).get_concrete_function(x, mask).graph
+        for op in graph.get_operations():
+            try:
+                override = op.get_attr("_gradient_op_type")
+            except ValueError:
+                continue
+            if override.startswith(b"CustomGradient"):
+                return True
+        return False
+    import jax
+
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+
+    def forward(trainable):
+        return model.stateless_call(
+            trainable, non_trainable, (x, mask), training=training
+        )[0]
+
+    jaxpr = str(jax.make_jaxpr(forward)(trainable))
+    return "checkpoint" in jaxpr or "remat" in jaxpr
+
+
 def test_checkpointing_is_off_in_inference():
     plain, checkpointed = _checkpointing_pair()
     x, mask = inputs(2, 100)
@@ -391,3 +501,8 @@ def test_checkpointing_is_off_in_inference():
         keras.ops.convert_to_numpy(plain((x, mask), training=False)),
         atol=1e-6,
     )
+    # The detector sees the remat where it belongs, and none elsewhere.
+    assert _traces_a_remat(checkpointed, x, mask, training=True)
+    assert not _traces_a_remat(plain, x, mask, training=True)
+    for training in (False, None):
+        assert not _traces_a_remat(checkpointed, x, mask, training=training)
