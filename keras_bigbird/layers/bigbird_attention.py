@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_bigbird.layers.masking import check_padding_mask
 from keras_bigbird.ops import block_sparse
 from keras_bigbird.ops import original_pattern
 from keras_bigbird.ops import random_pattern
@@ -282,19 +283,7 @@ class BigBirdAttention(keras.layers.Layer):
         """One bool `[batch, length]` mask: `padding_mask` and Keras masks."""
         masks = [m for m in keras_masks if m is not None]
         if padding_mask is not None:
-            padding_mask = ops.convert_to_tensor(padding_mask)
-            expected = tuple(query.shape[:2])
-            received = tuple(padding_mask.shape)
-            if len(received) != 2 or any(
-                a is not None and b is not None and a != b
-                for a, b in zip(expected, received)
-            ):
-                raise ValueError(
-                    "`padding_mask` must have shape [batch, length] = "
-                    f"{expected} to match `query`. Received: "
-                    f"padding_mask.shape={received}"
-                )
-            masks.append(padding_mask)
+            masks.append(check_padding_mask(padding_mask, query))
         if not masks:
             return ops.ones(ops.shape(query)[:2], "bool")
         mask = ops.cast(masks[0], "bool")
