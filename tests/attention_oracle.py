@@ -193,6 +193,17 @@ def oracle_backward(weights, forward, upstream):
     return input_grads, weight_grads
 
 
+def dynamic_signature(dim, with_padding_mask):
+    """A `tf.function` signature of `(query[, padding_mask])` with unknown
+    batch and length."""
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec([None, None, dim], tf.float32)]
+    if with_padding_mask:
+        specs.append(tf.TensorSpec([None, None], tf.bool))
+    return specs
+
+
 def assert_close(actual, expected, rtol, err_msg="", scale=None):
     """`max |actual - expected| <= rtol * scale` (and finite).
 

@@ -8,6 +8,7 @@ import pytest
 from keras_bigbird.layers import SlidingWindowAttention
 from tests.attention_oracle import OracleWeights
 from tests.attention_oracle import assert_close
+from tests.attention_oracle import dynamic_signature
 from tests.attention_oracle import oracle_forward
 
 RTOL = 1e-5
@@ -126,10 +127,7 @@ def test_length_unknown_while_tracing(jit_compile):
     layer = built_layer(6, block_size=3)
     run = tf.function(
         lambda x, mask: layer(x, padding_mask=mask),
-        input_signature=[
-            tf.TensorSpec([None, None, 6], tf.float32),
-            tf.TensorSpec([None, None], tf.bool),
-        ],
+        input_signature=dynamic_signature(6, with_padding_mask=True),
         jit_compile=jit_compile,
     )
     for length in (1, 5, 13, 30):

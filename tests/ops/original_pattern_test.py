@@ -17,6 +17,7 @@ from keras_bigbird.layers import BigBirdAttention
 from keras_bigbird.ops import original_pattern
 from tests.attention_oracle import OracleWeights
 from tests.attention_oracle import assert_close
+from tests.attention_oracle import dynamic_signature
 from tests.attention_oracle import oracle_forward
 
 torch = pytest.importorskip("torch")
@@ -338,12 +339,7 @@ def test_layer_any_length_graph_matches_static_lengths():
     )
     layer.build((None, None, 8))
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, None, 8], tf.float32),
-            tf.TensorSpec([None, None], tf.bool),
-        ]
-    )
+    @tf.function(input_signature=dynamic_signature(8, with_padding_mask=True))
     def any_length(x, mask):
         return layer(x, padding_mask=mask)
 
@@ -376,10 +372,7 @@ def test_any_length_graph_when_max_length_is_not_a_multiple_of_the_block(
     layer.build((None, None, 8))
     any_length = tf.function(
         lambda x, mask: layer(x, padding_mask=mask),
-        input_signature=[
-            tf.TensorSpec([None, None, 8], tf.float32),
-            tf.TensorSpec([None, None], tf.bool),
-        ],
+        input_signature=dynamic_signature(8, with_padding_mask=True),
         jit_compile=jit_compile,
     )
     weights = OracleWeights.from_layer(layer)
@@ -403,7 +396,7 @@ def test_any_length_graph_longer_than_max_sequence_length_raises():
         random_pattern="bigbird_original", max_sequence_length=100,
     )
     any_length = tf.function(
-        layer, input_signature=[tf.TensorSpec([None, None, 8], tf.float32)]
+        layer, input_signature=dynamic_signature(8, with_padding_mask=False)
     )
     # The stored tables end at the block holding token 100 (104 tokens).
     any_length(tf.zeros((1, 104, 8)))
