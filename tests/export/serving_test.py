@@ -1,6 +1,8 @@
 """export_for_serving: layout, signatures, a clean-process load, bad inputs."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -320,4 +322,29 @@ def test_warmup_file_holds_prediction_logs_that_serve(classifier_export):
     # Replayed as TF Serving does at load time: every request is answered.
     report = check.run_probe(classifier_export.path, requests, text_ops=True)
     assert all("outputs" in result for result in report["results"])
-    assert not report["keras_bigbird_imported"]
+
+
+def test_probe_cannot_import_keras_bigbird():
+    """What makes the probe's answers mean "served without our code": in its
+    process `keras_bigbird` cannot be imported (TensorFlow can)."""
+    from keras_bigbird.export import serving_probe
+
+    path = serving_probe.__file__
+    script = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('probe', {path!r})\n"
+        "probe = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(probe)\n"
+        "sys.meta_path.insert(0, probe._Blocker())\n"
+        "import tensorflow\n"
+        "try:\n"
+        "    import keras_bigbird.export\n"
+        "except ImportError as error:\n"
+        "    print('blocked:', error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "blocked: keras_bigbird is blocked" in done.stdout
