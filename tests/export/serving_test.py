@@ -12,6 +12,7 @@ from keras_bigbird.export import check
 from keras_bigbird.export import export_for_serving
 from keras_bigbird.export import saved_model_info
 from keras_bigbird.export import warmup
+from keras_bigbird.preprocessing import BlockPacker
 from tests.export import toy_models
 from tests.export.conftest import MAX_LENGTH
 from tests.export.conftest import TEXTS
@@ -179,6 +180,42 @@ def test_single_logit_model_has_no_softmax_probabilities(tmp_path):
     ):
         export_for_serving(model, tmp_path, probabilities="softmax", **kwargs)
     assert sorted(os.listdir(tmp_path / "regression")) == ["1", "2"]
+
+
+def test_question_answerer_is_served_with_the_packers_pair_segments(
+    tmp_path,
+):
+    # A converted question answerer derives segment ids (0 on "[CLS]
+    # question [SEP]", 1 on the context) when called without them, as
+    # transformers does; the signature needs them, and BlockPacker's pair
+    # segments (what the README says to send) give the same answer.
+    from keras_bigbird.convert import TransformersQuestionAnswerer
+
+    tokenizer, _ = toy_models.preprocessor()
+    packer = BlockPacker.from_tokenizer(
+        tokenizer, max_sequence_length=MAX_LENGTH, block_size=4
+    )
+    model = TransformersQuestionAnswerer(
+        toy_models.bigbird_encoder(), sep_token_id=tokenizer.sep_token_id
+    )
+    packed = packer(
+        (tokenizer(["the cat sat", "a dog"]),
+         tokenizer(["the big bird reads long text on a mat .", "dog ran far"]))
+    )
+    assert set(np.unique(packed["segment_ids"])) == {0, 1}
+    derived = model(
+        {"token_ids": packed["token_ids"],
+         "padding_mask": packed["padding_mask"]}
+    )
+    path = export_for_serving(model, tmp_path, name="qa", warmup_lengths=[8])
+    served = tf.saved_model.load(path).signatures["serving_default"](
+        **{key: tf.cast(value, tf.int32) for key, value in packed.items()}
+    )
+    real = packed["padding_mask"].numpy().astype(bool)
+    for key in ("start_logits", "end_logits"):
+        np.testing.assert_allclose(
+            served[key].numpy()[real], derived[key].numpy()[real], atol=1e-5
+        )
 
 
 def test_original_random_pattern_serves_every_length(tmp_path):
