@@ -48,14 +48,32 @@ class TransformersClassifier(_TransformersHead):
         activation: of the hidden dense layer (the config's `hidden_act`).
         dropout: the config's `classifier_dropout` (or
             `hidden_dropout_prob`).
+        problem_type: the config's `problem_type`: None,
+            `"single_label_classification"`, `"multi_label_classification"`
+            or `"regression"`. The logits do not depend on it; it tells
+            `export_for_serving` which `probabilities` to serve (a sigmoid
+            per label for multi-label).
         **kwargs: `keras.Model` arguments.
     """
 
+    PROBLEM_TYPES = (
+        None,
+        "single_label_classification",
+        "multi_label_classification",
+        "regression",
+    )
+
     def __init__(self, encoder, num_classes, activation="gelu", dropout=0.1,
-                 **kwargs):
+                 problem_type=None, **kwargs):
         encoder = _heads.resolve_encoder(encoder)
         checks.positive_int("num_classes", num_classes)
         checks.rate("dropout", dropout)
+        if problem_type not in self.PROBLEM_TYPES:
+            raise ValueError(
+                "Received an invalid value for argument `problem_type`, "
+                f"expected one of {self.PROBLEM_TYPES}. Received: "
+                f"problem_type={problem_type!r}"
+            )
         activation = _deserialize_activation(activation)
 
         # === Layers ===
@@ -87,9 +105,14 @@ class TransformersClassifier(_TransformersHead):
         self.num_classes = num_classes
         self.activation_name = activation
         self.dropout = dropout
+        self.problem_type = problem_type
 
     def _head_config(self):
-        return {**super()._head_config(), "num_classes": self.num_classes}
+        return {
+            **super()._head_config(),
+            "num_classes": self.num_classes,
+            "problem_type": self.problem_type,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")

@@ -119,6 +119,7 @@ def _expected_outputs(model, features, probabilities):
         introspect.model_output_names(model),
         probabilities,
         introspect.output_activation(model),
+        introspect.problem_type(model),
     )
     return {k: np.asarray(v) for k, v in named.items()}
 

@@ -74,6 +74,12 @@ def single_output_width(model):
     return shape[-1] if shape else None
 
 
+def problem_type(model):
+    """A classifier's `problem_type` (transformers' names), or None."""
+    value = getattr(model, "problem_type", None)
+    return value if isinstance(value, str) else None
+
+
 def model_output_names(model):
     """A functional model's output names, or None."""
     names = getattr(model, "output_names", None)

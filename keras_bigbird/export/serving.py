@@ -176,10 +176,11 @@ def export_for_serving(
     input_names = introspect.model_input_names(model)
     output_names = introspect.model_output_names(model)
     activation = introspect.output_activation(model)
+    problem_type = introspect.problem_type(model)
     if activation in (None, "linear"):
         # Fails before writing anything: a softmax over one logit.
         signatures.single_output_probabilities(
-            probabilities, introspect.single_output_width(model)
+            probabilities, introspect.single_output_width(model), problem_type
         )
     steps = introspect.preprocessor_steps(preprocessor)
     if steps is not None:
@@ -196,7 +197,7 @@ def export_for_serving(
         )
         outputs = model(features, training=False)
         return signatures.named_outputs(
-            outputs, output_names, probabilities, activation
+            outputs, output_names, probabilities, activation, problem_type
         )
 
     def serve_text(text):

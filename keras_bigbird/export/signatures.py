@@ -98,23 +98,31 @@ def check_features(
         return {name: tf.identity(tensor) for name, tensor in features.items()}
 
 
-def single_output_probabilities(probabilities, num_logits):
+def single_output_probabilities(probabilities, num_logits, problem_type=None):
     """The `probabilities` to add to a single logits output, resolved.
 
-    `"auto"` is a softmax, except over a single logit (a regression score,
-    as `keras-bigbird train` builds for a regression task), where a softmax
-    is always 1.0: then there is no `probabilities` output.
+    `"auto"` follows the model's `problem_type` when it has one (a converted
+    transformers classifier keeps the checkpoint's): a sigmoid per label for
+    `"multi_label_classification"`, none for `"regression"`. Otherwise it is
+    a softmax, except over a single logit (a regression score, as
+    `keras-bigbird train` builds for a regression task), where a softmax is
+    always 1.0: then there is no `probabilities` output.
 
     Args:
         probabilities: `"auto"`, `"softmax"`, `"sigmoid"` or None.
         num_logits: the size of the logits' last axis, or None if unknown.
+        problem_type: the model's `problem_type` attribute, or None.
 
     Returns:
         `"softmax"`, `"sigmoid"` or None.
     """
     single = num_logits == 1
     if probabilities == "auto":
-        return None if single else "softmax"
+        if problem_type == "multi_label_classification":
+            return "sigmoid"
+        if single or problem_type == "regression":
+            return None
+        return "softmax"
     if probabilities == "softmax" and single:
         raise ValueError(
             "Received an invalid value for argument `probabilities`: a "
@@ -127,7 +135,11 @@ def single_output_probabilities(probabilities, num_logits):
 
 
 def named_outputs(
-    outputs, output_names=None, probabilities="auto", activation=None
+    outputs,
+    output_names=None,
+    probabilities="auto",
+    activation=None,
+    problem_type=None,
 ):
     """A dict of output tensors with stable names.
 
@@ -135,7 +147,8 @@ def named_outputs(
     functional model's output names). A single tensor is a classifier's
     output: with `activation` None or `"linear"` it is `logits`, and
     `probabilities` (`"auto"`, `"softmax"` or `"sigmoid"`, None for none;
-    see `single_output_probabilities`) adds `probabilities`; with a softmax
+    see `single_output_probabilities`, which `problem_type` is passed to)
+    adds `probabilities`; with a softmax
     or sigmoid `activation` it already is `probabilities`; with another
     activation it is `outputs`.
     """
@@ -151,7 +164,7 @@ def named_outputs(
         return {"outputs": outputs}
     named = {"logits": outputs}
     probabilities = single_output_probabilities(
-        probabilities, outputs.shape[-1]
+        probabilities, outputs.shape[-1], problem_type
     )
     if probabilities == "softmax":
         named["probabilities"] = tf.nn.softmax(outputs, axis=-1)

@@ -218,6 +218,48 @@ def test_question_answerer_is_served_with_the_packers_pair_segments(
         )
 
 
+@pytest.mark.parametrize(
+    "problem_type, served",
+    [
+        ("multi_label_classification", "sigmoid"),
+        ("single_label_classification", "softmax"),
+        ("regression", None),
+    ],
+)
+def test_converted_classifier_serves_its_problem_types_probabilities(
+    tmp_path, problem_type, served
+):
+    # A transformers checkpoint's problem_type decides the probabilities:
+    # a softmax over independent labels would be wrong for multi-label.
+    from keras_bigbird.convert import TransformersClassifier
+
+    model = TransformersClassifier(
+        toy_models.bigbird_encoder(), num_classes=3, problem_type=problem_type
+    )
+    restored = TransformersClassifier.from_config(model.get_config())
+    assert restored.problem_type == problem_type
+    path = export_for_serving(model, tmp_path, name="c", warmup_lengths=[8])
+    ids = tf.constant([[2, 5, 6, 7, 3], [2, 8, 9, 3, 0]])
+    outputs = tf.saved_model.load(path).signatures["serving_default"](
+        token_ids=ids,
+        padding_mask=tf.cast(ids > 0, tf.int32),
+        segment_ids=tf.zeros_like(ids),
+    )
+    logits = outputs["logits"].numpy()
+    if served is None:
+        assert sorted(outputs) == ["logits"]
+    else:
+        expected = {
+            "sigmoid": 1 / (1 + np.exp(-logits)),
+            "softmax": np.exp(logits) / np.exp(logits).sum(-1, keepdims=True),
+        }[served]
+        np.testing.assert_allclose(
+            outputs["probabilities"], expected, rtol=1e-5
+        )
+    report = check.check_export(path, model, lengths=(5,), batch_sizes=(2,))
+    assert report["serving_default"] <= 1e-5
+
+
 def test_original_random_pattern_serves_every_length(tmp_path):
     # BigBirdAttention(random_pattern="bigbird_original") picks its random
     # blocks from stored tables when the length is unknown while tracing,
