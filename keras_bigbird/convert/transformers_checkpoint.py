@@ -158,10 +158,27 @@ def from_transformers(path, head="auto", random_pattern="bigbird_original"):
             stacklevel=2,
         )
     unused = [n for n in tensors.unused() if not weights.ignorable(n)]
+    # An unused encoder tensor (a layer beyond `num_hidden_layers`, ...)
+    # means config.json does not describe the weights; an unused task head
+    # is expected with head="none" or a head that is not converted.
+    encoder_parts = tuple(
+        f"{prefix}{part}." for part in ("embeddings", "encoder", "pooler")
+    )
+    mismatched = [n for n in unused if n.startswith(encoder_parts)]
+    if mismatched:
+        raise ValueError(
+            f"{len(mismatched)} encoder tensors of {tensors.source} have no "
+            f"place in the model built from {config_path!r} (does it "
+            f"describe these weights?): {_some(mismatched)}"
+        )
     if unused:
         warnings.warn(
             f"{len(unused)} tensors of {tensors.source} were not converted: "
-            f"{unused[:8]}{' ...' if len(unused) > 8 else ''}",
+            f"{_some(unused)}",
             stacklevel=2,
         )
     return model
+
+
+def _some(names, count=8):
+    return f"{names[:count]}{' ...' if len(names) > count else ''}"

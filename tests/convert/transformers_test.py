@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 
 from tests.convert.conftest import SEP
+from tests.convert.conftest import hf_config
 from tests.convert.conftest import random_inputs
 from tests.convert.conftest import reference
+from tests.convert.conftest import save_model
 from tests.convert.conftest import torch
+from tests.convert.conftest import transformers
 
 from keras_bigbird.convert import PretrainedBigBirdEncoder
 from keras_bigbird.convert import TransformersClassifier
@@ -229,3 +232,32 @@ def test_error_for_missing_files(tmp_path):
 def test_error_for_head_not_in_checkpoint(checkpoints):
     with pytest.raises(ValueError, match="classifier.out_proj.weight"):
         from_transformers(checkpoints.model.path, head="classifier")
+
+
+def test_error_for_encoder_tensors_the_config_leaves_out(checkpoints, tmp_path):
+    # 3-layer weights whose config.json says 2: layer 2 (16 tensors) would
+    # be dropped, giving another model.
+    checkpoint = save_model(
+        tmp_path / "three_layers",
+        transformers.BigBirdModel,
+        hf_config(num_hidden_layers=3),
+        seed=6,
+    )
+    config_path = os.path.join(checkpoint.path, "config.json")
+    with open(config_path) as f:
+        config = json.load(f)
+    config["num_hidden_layers"] = 2
+    with open(config_path, "w") as f:
+        json.dump(config, f)
+    with pytest.raises(
+        ValueError, match=r"16 encoder tensors .*'encoder\.layer\.2\."
+    ):
+        from_transformers(checkpoint.path)
+
+
+def test_unused_head_is_a_warning_when_only_the_encoder_is_asked_for(
+    checkpoints,
+):
+    with pytest.warns(UserWarning, match=r"4 tensors .*'classifier\."):
+        model = from_transformers(checkpoints.classifier.path, head="none")
+    assert isinstance(model, PretrainedBigBirdEncoder)
