@@ -15,6 +15,10 @@ import os
 import sys
 
 
+# Heads only the transformers converter builds.
+GOOGLE_UNSUPPORTED_HEADS = ("classifier", "question_answerer")
+
+
 def add_arguments(parser):
     parser.add_argument(
         "--from",
@@ -30,13 +34,15 @@ def add_arguments(parser):
     parser.add_argument(
         "--config",
         default=None,
-        help="JSON parameters of a google checkpoint (required for google)",
+        help="JSON parameters of a google checkpoint (google only, "
+        "required there)",
     )
     parser.add_argument(
         "--head",
         choices=("auto", "none", "classifier", "question_answerer"),
         default="auto",
-        help="transformers: which head to convert (default: the one present)",
+        help="transformers: which head to convert (default: the one "
+        "present); google checkpoints convert to an encoder",
     )
     parser.add_argument(
         "--random-pattern",
@@ -67,6 +73,17 @@ def run(args):
     for path in (args.output, args.tokenizer_output):
         if path and os.path.exists(path) and not args.overwrite:
             return _fail(f"{path} exists (pass --overwrite to replace it)")
+    # Options another source would take are errors, not silently ignored.
+    if args.source == "transformers" and args.config:
+        return _fail(
+            "--config is for --from google; a transformers checkpoint has its "
+            f"own config.json. Received: --config {args.config}"
+        )
+    if args.source == "google" and args.head in GOOGLE_UNSUPPORTED_HEADS:
+        return _fail(
+            "--head is for --from transformers; a google checkpoint converts "
+            f"to an encoder only. Received: --head {args.head}"
+        )
     try:
         if args.source == "transformers":
             model = convert.from_transformers(

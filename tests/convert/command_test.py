@@ -71,3 +71,21 @@ def test_convert_google_checkpoint_with_tokenizer(checkpoints, tmp_path, capsys)
         ),
         atol=1e-5,
     )
+
+
+def test_options_of_the_other_source_are_errors(checkpoints, tmp_path, capsys):
+    output = tmp_path / "model.keras"
+    # A google checkpoint converts to an encoder: no head to write.
+    argv = ["--from", "google", str(tmp_path / "model.ckpt-1"),
+            "--config", str(tmp_path / "config.json"), "--output", str(output)]
+    for head in ("question_answerer", "classifier"):
+        assert run(argv + ["--head", head]) == 2
+        assert f"--head {head}" in capsys.readouterr().err
+    # transformers reads its own config.json; --config would be ignored.
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    argv = ["--from", "transformers", checkpoints.model.path,
+            "--config", str(config), "--output", str(output)]
+    assert run(argv) == 2
+    assert f"--config {config}" in capsys.readouterr().err
+    assert not output.exists()
