@@ -2,6 +2,7 @@
 
 import os
 import re
+import warnings
 
 import numpy as np
 
@@ -9,6 +10,11 @@ from keras_bigbird.convert import checkpoint
 from keras_bigbird.convert import config as config_lib
 from keras_bigbird.convert import weights
 from keras_bigbird.convert.encoder import PretrainedBigBirdEncoder
+
+# The google code cuts its 1024/3072/4096-token random patterns from tables
+# drawn for this many tokens, whatever `max_position_embeddings` is
+# (`MAX_SEQ_LEN` of bigbird/core/attention.py).
+GOOGLE_TABLE_LENGTH = 4096
 
 # Optimizer state and bookkeeping in training checkpoints.
 _SKIPPED = re.compile(r"(^|/)(adam_[mv]|Adafactor|AdamWeightDecayOptimizer\w*|"
@@ -134,10 +140,14 @@ def from_google_checkpoint(ckpt_path, config, random_pattern="bigbird_original")
             the google-research names (`vocab_size`, `hidden_size`,
             `num_hidden_layers`, `num_attention_heads`, `intermediate_size`,
             `max_position_embeddings`, `type_vocab_size`, `block_size`,
-            `num_rand_blocks`, `attention_type`, `hidden_act`, `scope`) or
-            a transformers `config.json`. `hidden_act="gelu"` is the tanh
-            approximation there, as in the google code.
-        random_pattern: `"bigbird_original"` (the pretrained pattern) or
+            `num_rand_blocks`, `attention_type`, `hidden_act`, `use_bias`,
+            `scope`) or a transformers `config.json`. `hidden_act="gelu"` is
+            the tanh approximation there, as in the google code. With
+            `use_bias=False` the checkpoint has no query/key/value and
+            attention output biases (they are set to zero).
+        random_pattern: `"bigbird_original"` (the pretrained pattern: as in
+            the google code, its 1024/3072/4096-token plans come from tables
+            drawn for 4096 tokens whatever `max_position_embeddings` is) or
             `"hashed"`.
 
     Returns:
@@ -167,7 +177,10 @@ def from_google_checkpoint(ckpt_path, config, random_pattern="bigbird_original")
             f"{tensors.names()[:8]}"
         )
     encoder = PretrainedBigBirdEncoder(
-        random_pattern=random_pattern, seed=0, **arguments
+        random_pattern=random_pattern,
+        seed=0,
+        original_table_length=GOOGLE_TABLE_LENGTH,
+        **arguments,
     )
     weights.assign_encoder(
         encoder,
@@ -176,15 +189,33 @@ def from_google_checkpoint(ckpt_path, config, random_pattern="bigbird_original")
         use_bias=extras["use_bias"],
         with_pooler="pooler.weight" in renamed,
     )
-    leftover = [n for n in renamed.unused()] + [
-        n for n in unknown if not n.startswith("cls/")
-    ]
+    # Every renamed variable belongs to the encoder: one left over (a layer
+    # beyond `num_hidden_layers`, ...) means the config does not describe
+    # the checkpoint.
+    unused = [_google_name(n, scope) for n in renamed.unused()]
+    if unused:
+        raise ValueError(
+            f"{len(unused)} encoder variables of {tensors.source} have no "
+            f"place in the model built from the config (does it describe "
+            f"this checkpoint?): {unused[:8]}{' ...' if len(unused) > 8 else ''}"
+        )
+    leftover = [n for n in unknown if not n.startswith("cls/")]
     if leftover:
-        import warnings
-
         warnings.warn(
             f"{len(leftover)} variables of {tensors.source} were not "
             f"converted: {leftover[:8]}",
+            stacklevel=2,
+        )
+    if (
+        random_pattern == "bigbird_original"
+        and arguments["max_sequence_length"] > GOOGLE_TABLE_LENGTH
+    ):
+        warnings.warn(
+            "The original pattern is stored for "
+            f"{GOOGLE_TABLE_LENGTH} tokens, as in the google code: inputs "
+            "whose length is unknown while tracing are served up to that "
+            "length, not up to max_position_embeddings="
+            f"{arguments['max_sequence_length']}.",
             stacklevel=2,
         )
     return encoder

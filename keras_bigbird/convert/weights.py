@@ -117,8 +117,10 @@ def assign_encoder(encoder, tensors, prefix="", rescale_embeddings=False,
         prefix: prefix of the encoder tensors (`"bert."` in task models).
         rescale_embeddings: the config's flag; the scale `sqrt(hidden)` is
             folded into the token embedding table.
-        use_bias: False when the checkpoint's query/key/value have no bias
-            (the biases are set to zero).
+        use_bias: the config's flag. When False the query/key/value biases
+            and the attention output bias may be missing (google-research
+            drops all four, transformers the first three); missing ones are
+            set to zero.
         with_pooler: whether the checkpoint has the pooler (question
             answering models do not; the pooler then keeps its
             initialisation and `pooled_output` is meaningless).
@@ -163,9 +165,13 @@ def assign_encoder(encoder, tensors, prefix="", rescale_embeddings=False,
             f"{name}.attention.output.dense.weight",
             _merge_heads(heads),
         )
-        a.assign(
+        # google-research's `use_bias=False` also drops this bias
+        # (`Dense3dProjLayer(..., use_bias)`); transformers always has it.
+        _bias(
+            a,
             f"{path}/self_attention/attention_output/bias",
             f"{name}.attention.output.dense.bias",
+            optional=not use_bias,
         )
         _layer_norm(
             a,
