@@ -124,6 +124,7 @@ def from_transformers(path, head="auto", random_pattern="bigbird_original"):
             num_classes=config_lib.num_labels(config),
             activation=arguments["activation"],
             dropout=dropout,
+            problem_type=config.get("problem_type"),
             name="bigbird_for_sequence_classification",
         )
         weights.assign_linear(

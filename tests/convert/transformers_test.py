@@ -92,6 +92,24 @@ def test_classifier_matches(checkpoints, length):
     np.testing.assert_allclose(got, expected, atol=ATOL)
 
 
+def test_classifier_keeps_the_problem_type(checkpoints, tmp_path):
+    # Multi-label logits are served with a sigmoid per label, not a softmax
+    # (tests/export): the converted model must know its problem type.
+    directory = tmp_path / "multi_label"
+    shutil.copytree(checkpoints.classifier.path, directory)
+    config = json.loads((directory / "config.json").read_text())
+    assert config.get("problem_type") is None
+    config["problem_type"] = "multi_label_classification"
+    (directory / "config.json").write_text(json.dumps(config))
+    model = from_transformers(directory)
+    assert model.problem_type == "multi_label_classification"
+    assert from_transformers(checkpoints.classifier.path).problem_type is None
+    inputs = random_inputs(2, 120, seed=4)
+    expected = reference(checkpoints.classifier, inputs).logits.numpy()
+    got = keras.ops.convert_to_numpy(model(inputs))
+    np.testing.assert_allclose(got, expected, atol=ATOL)
+
+
 @pytest.mark.parametrize("length", [130, 1016, 2048])
 def test_question_answerer_matches(checkpoints, length):
     model = from_transformers(checkpoints.question_answerer.path)
