@@ -196,3 +196,261 @@ def test_train_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--config", str(tmp_path / "missing.json")])
     assert "No such file" in capsys.readouterr().err
+
+
+# A one-layer tiny model, one epoch on 128-token sequences.
+TINY = [
+    "--vocabulary-size",
+    "60",
+    "--encoder-config",
+    '{"num_layers": 1}',
+    "--max-sequence-length",
+    "128",
+    "--batch-size",
+    "4",
+    "--epochs",
+    "1",
+]
+
+
+@pytest.fixture()
+def fake_imdb():
+    """16 short generated documents behind `tfds.load` (imdb_reviews's
+    features, labels 0/1 in turn); records every `(dataset, split)` read."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    calls = []
+
+    def as_dataset(
+        self, split, decoders=None, read_config=None, shuffle_files=False
+    ):
+        calls.append((f"{self.name}/{self.builder_config.name}", str(split)))
+        words = synthetic_text.pseudo_words(100, seed=4)
+        lengths = synthetic_text.log_uniform_lengths(16, 20, 200, seed=5)
+        texts = synthetic_text.documents(lengths, words, seed=5)
+        labels = np.arange(16, dtype=np.int64) % 2
+        return tf.data.Dataset.from_tensor_slices(
+            {"text": texts, "label": labels}
+        )
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        yield calls
+
+
+def test_train_missing_data_path_is_reported_as_a_missing_path(
+    tmp_path, capsys
+):
+    from keras_bigbird.training import corpus_texts
+
+    train_csv = write_csv(tmp_path / "train.csv", 4, seed=1)
+    output_dir = tmp_path / "run"
+    columns = ["--text-column", "body", "--label-column", "sentiment"]
+    for flags, option in [
+        (["--data", "missing.csv"], "data"),
+        (["--data", train_csv, "--validation-data", "missing.csv"], ""),
+    ]:
+        code = cli.main(
+            ["train", *flags, *columns, "--output-dir", str(output_dir)]
+        )
+        assert code == 2
+        error = capsys.readouterr().err
+        option = option or "validation_data"
+        assert f"`{option}`" in error, error
+        assert "'missing.csv' does not exist" in error, error
+        assert "imdb_reviews" not in error
+        # Checked before any work: no tokenizer trained, nothing written.
+        assert not output_dir.exists()
+    # Nor is a missing path read as a dataset name by the helper.
+    with pytest.raises(ValueError, match="'missing.csv' does not exist"):
+        corpus_texts("missing.csv")
+
+
+def test_train_tfds_name_spelled_like_a_local_path(
+    fake_imdb, tmp_path, monkeypatch, capsys
+):
+    # `imdb_reviews` is both the dataset and the (relative) output folder.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "imdb_reviews").mkdir()
+    code = cli.main(
+        [
+            "train",
+            "--tfds",
+            "imdb_reviews",
+            "--no-download",
+            "--output-dir",
+            "imdb_reviews",
+            *TINY,
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    # The tokenizer's corpus, then the training split: both from TFDS.
+    assert fake_imdb == [("imdb_reviews/plain_text", "train")] * 2
+    with open(tmp_path / "imdb_reviews" / "config.json") as f:
+        config = json.load(f)
+    assert config["tfds"] == "imdb_reviews" and config["num_classes"] == 2
+    assert (tmp_path / "imdb_reviews" / "model.keras").is_file()
+
+
+@pytest.mark.parametrize(
+    "encoder_config, values",
+    [
+        (
+            {"max_sequence_length": 128},
+            ("max_sequence_length=128", "max_sequence_length=256"),
+        ),
+        ({"vocabulary_size": 10}, ("vocabulary_size=10", "vocabulary_size=60")),
+    ],
+)
+def test_train_encoder_config_conflicts_are_checked_before_any_work(
+    tmp_path, capsys, encoder_config, values
+):
+    train_csv = write_csv(tmp_path / "train.csv", 4, seed=1)
+    output_dir = tmp_path / "run"
+    code = cli.main(
+        [
+            "train",
+            "--data",
+            train_csv,
+            "--text-column",
+            "body",
+            "--label-column",
+            "sentiment",
+            "--vocabulary-size",
+            "60",
+            "--max-sequence-length",
+            "256",
+            "--encoder-config",
+            json.dumps({"num_layers": 1, **encoder_config}),
+            "--batch-size",
+            "4",
+            "--epochs",
+            "1",
+            "--output-dir",
+            str(output_dir),
+        ]
+    )
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "conflicting options" in error and "`encoder_config`" in error
+    for value in values:
+        assert value in error, error
+    assert not output_dir.exists()  # no SentencePiece model trained
+
+
+def test_train_encoder_vocabulary_smaller_than_a_given_vocabulary(
+    tmp_path, capsys
+):
+    train_csv = write_csv(tmp_path / "train.csv", 4, seed=1)
+    vocabulary = tmp_path / "vocabulary.txt"
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokens += synthetic_text.pseudo_words(300, seed=3)
+    vocabulary.write_text("\n".join(tokens) + "\n")
+    code = cli.main(
+        [
+            "train",
+            "--data",
+            train_csv,
+            "--text-column",
+            "body",
+            "--label-column",
+            "sentiment",
+            "--wordpiece-vocabulary",
+            str(vocabulary),
+            "--encoder-config",
+            '{"num_layers": 1, "vocabulary_size": 100}',
+            "--max-sequence-length",
+            "128",
+            "--output-dir",
+            str(tmp_path / "run"),
+        ]
+    )
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "vocabulary_size=100" in error and f"of {len(tokens)}" in error
+    assert str(vocabulary) in error
+
+
+@pytest.mark.parametrize(
+    "flags, option",
+    [
+        (["--num-classes", "3"], "num_classes"),
+        (["--label-names", "negative", "positive"], "label_names"),
+        (["--text-column", "body"], "text_column"),
+        (["--label-column", "stars"], "label_column"),
+    ],
+)
+def test_train_tfds_rejects_the_options_of_files(
+    fake_imdb, tmp_path, capsys, flags, option
+):
+    output_dir = tmp_path / "run"
+    code = cli.main(
+        [
+            "train",
+            "--tfds",
+            "imdb_reviews",
+            "--no-download",
+            "--output-dir",
+            str(output_dir),
+            *TINY,
+            *flags,
+        ]
+    )
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"option `{option}`" in error and "`tfds`" in error, error
+    assert "tfds='imdb_reviews'" in error
+    assert fake_imdb == [] and not output_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "flags, option",
+    [
+        (["--task", "sentiment"], "task"),
+        (["--train-split", "train[:50%]"], "train_split"),
+        (["--no-download"], "download"),
+    ],
+)
+def test_train_files_reject_the_options_of_tfds(
+    tmp_path, capsys, flags, option
+):
+    train_csv = write_csv(tmp_path / "train.csv", 4, seed=1)
+    output_dir = tmp_path / "run"
+    code = cli.main(
+        [
+            "train",
+            "--data",
+            train_csv,
+            "--text-column",
+            "body",
+            "--label-column",
+            "sentiment",
+            "--output-dir",
+            str(output_dir),
+            *TINY,
+            *flags,
+        ]
+    )
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"option `{option}`" in error and "`data`" in error, error
+    assert not output_dir.exists()
+
+
+def test_train_download_flags_and_their_help(capsys):
+    import argparse
+
+    from keras_bigbird.training import command
+    from keras_bigbird.training import options
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    assert options.parse_config(parser, [])["download"] is True
+    assert options.parse_config(parser, ["--no-download"])["download"] is False
+    assert options.parse_config(parser, ["--download"])["download"] is True
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    # The default shown belongs to --download, not to --no-download.
+    assert "--download, --no-download let tfds.load download" in help_text
+    assert "--no-download do not" not in help_text

@@ -50,6 +50,29 @@ DEFAULTS = {
 }
 
 
+# The options of each data source; an option of the other source is an
+# error (`train` checks), not silently ignored.
+OPTIONS_OF = {
+    "data": (
+        "validation_data",
+        "test_data",
+        "text_column",
+        "label_column",
+        "label_names",
+        "num_classes",
+        "file_format",
+    ),
+    "tfds": (
+        "task",
+        "train_split",
+        "validation_split",
+        "test_split",
+        "data_dir",
+        "download",
+    ),
+}
+
+
 def _json_object(text):
     try:
         value = json.loads(text)
@@ -75,29 +98,37 @@ def add_data_arguments(parser):
         "--validation-data",
         nargs="+",
         metavar="PATH",
-        help="validation documents, evaluated after each epoch",
+        help="validation documents, evaluated after each epoch (--data "
+        "only)",
     )
     group.add_argument(
         "--test-data",
         nargs="+",
         metavar="PATH",
-        help="test documents, evaluated once at the end (None: the "
-        "validation documents)",
+        help="test documents, evaluated once at the end (--data only; "
+        "None: the validation documents)",
     )
-    group.add_argument("--text-column", help="column / key of the text")
-    group.add_argument("--label-column", help="column / key of the label")
     group.add_argument(
-        "--label-names", nargs="+", help="class names in label order"
+        "--text-column", help="column / key of the text (--data only)"
+    )
+    group.add_argument(
+        "--label-column", help="column / key of the label (--data only)"
+    )
+    group.add_argument(
+        "--label-names",
+        nargs="+",
+        help="class names in label order (--data only)",
     )
     group.add_argument(
         "--num-classes",
         type=int,
-        help="classes of integer labels (None: the largest label + 1)",
+        help="classes of integer labels (--data only; None: the largest "
+        "label + 1)",
     )
     group.add_argument(
         "--file-format",
         choices=("csv", "tsv", "jsonl", "txt"),
-        help="None: from the file extension",
+        help="--data only; None: from the file extension",
     )
     group.add_argument(
         "--tfds",
@@ -106,21 +137,27 @@ def add_data_arguments(parser):
     )
     group.add_argument(
         "--task",
-        help='the load_long_text task ("default": the dataset\'s first)',
-    )
-    group.add_argument("--train-split", help="TFDS split to train on")
-    group.add_argument(
-        "--validation-split", help="TFDS split evaluated after each epoch"
+        help='the load_long_text task (--tfds only; "default": the '
+        "dataset's first)",
     )
     group.add_argument(
-        "--test-split", help="TFDS split evaluated once at the end"
+        "--train-split", help="TFDS split to train on (--tfds only)"
     )
-    group.add_argument("--data-dir", help="the TFDS data directory")
     group.add_argument(
-        "--no-download",
-        dest="download",
-        action="store_false",
-        help="do not let tfds.load download and prepare the dataset",
+        "--validation-split",
+        help="TFDS split evaluated after each epoch (--tfds only)",
+    )
+    group.add_argument(
+        "--test-split",
+        help="TFDS split evaluated once at the end (--tfds only)",
+    )
+    group.add_argument(
+        "--data-dir", help="the TFDS data directory (--tfds only)"
+    )
+    group.add_argument(
+        "--download",
+        action=argparse.BooleanOptionalAction,
+        help="let tfds.load download and prepare the dataset (--tfds only)",
     )
     group.add_argument(
         "--skip-empty",

@@ -15,8 +15,9 @@ WORDPIECE_FILE = "vocabulary.txt"
 
 
 def corpus_texts(
-    source,
+    data=None,
     *,
+    tfds=None,
     split="train",
     text_column="text",
     limit=None,
@@ -26,42 +27,46 @@ def corpus_texts(
 ):
     """Returns the raw documents of a dataset, for training a tokenizer.
 
+    Exactly one source, given as the user gave it: `data` (local files) or
+    `tfds` (a dataset name). A `tfds` name is never read as a path, nor a
+    `data` path as a dataset name, whatever the file system holds.
+
     Args:
-        source: a `load_long_text` dataset name (`"imdb_reviews"`,
-            `"scientific_papers/arxiv"`, ...) or the path of the user's
-            files as `load_text_files` reads them (CSV, TSV, JSONL, `.txt`,
-            a directory).
-        split: the TFDS split (TFDS sources only).
-        text_column: the column / key holding the text (files only).
+        data: the user's files as `load_text_files` reads them: a path or a
+            list of paths (CSV, TSV, JSONL, `.txt`, a directory).
+        tfds: a `load_long_text` dataset name (`"imdb_reviews"`,
+            `"scientific_papers/arxiv"`, ...).
+        split: the TFDS split (`tfds` only).
+        text_column: the column / key holding the text (`data` only).
         limit: read at most this many documents (per TFDS config for
             multi-config datasets).
-        file_format: as in `load_text_files` (files only).
-        data_dir, download: passed to `tfds.load` (TFDS sources only).
+        file_format: as in `load_text_files` (`data` only).
+        data_dir, download: passed to `tfds.load` (`tfds` only).
 
     Returns:
         A list of strings.
     """
-    if not isinstance(source, (str, os.PathLike)) or not os.fspath(source):
+    if (data is None) == (tfds is None):
         raise ValueError(
-            "Received an invalid value for argument `source`, expected a "
-            f"dataset name or a path. Received: source={source!r}"
+            "Pass exactly one of `data` (the user's files) and `tfds` (a "
+            f"dataset name). Received: data={data!r}, tfds={tfds!r}"
         )
-    source = os.fspath(source)
-    if os.path.exists(source):
-        # The readers of `load_text_files`, without tokenizing.
-        from keras_bigbird.data.load_text_files import _read
-
-        records = _read(source, file_format, text_column, None)
-        return [text for text, _, _ in records[:limit]]
-    import tensorflow_datasets as tfds
+    if data is not None:
+        return _file_texts(data, text_column, file_format, limit)
+    if not isinstance(tfds, str) or not tfds:
+        raise ValueError(
+            "Received an invalid value for argument `tfds`, expected a "
+            f"dataset name. Received: tfds={tfds!r}"
+        )
+    import tensorflow_datasets
 
     from keras_bigbird.data.load_long_text import _dataset_spec
 
-    base, _, version = source.partition(":")
+    base, _, version = tfds.partition(":")
     names, text_feature, _ = _dataset_spec(base)
     texts = []
     for name in names:
-        dataset = tfds.load(
+        dataset = tensorflow_datasets.load(
             f"{name}:{version}" if version else name,
             split=split,
             data_dir=data_dir,
@@ -76,6 +81,40 @@ def corpus_texts(
             ).as_numpy_iterator()
         ]
     return texts
+
+
+def _missing_paths(paths):
+    """The paths of `paths` (one path or a list) that do not exist."""
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else paths
+    return [path for path in paths if not os.path.exists(path)]
+
+
+def _file_texts(data, text_column, file_format, limit):
+    # The readers of `load_text_files`, without tokenizing.
+    from keras_bigbird.data.load_text_files import _read
+
+    paths = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+    if not paths or not all(
+        isinstance(path, (str, os.PathLike)) and os.fspath(path)
+        for path in paths
+    ):
+        raise ValueError(
+            "Received an invalid value for argument `data`, expected a path "
+            f"or a list of paths. Received: data={data!r}"
+        )
+    missing = _missing_paths(paths)
+    if missing:
+        raise ValueError(
+            "Received an invalid value for argument `data`: the path "
+            f"{os.fspath(missing[0])!r} does not exist. Received: data={data!r}"
+        )
+    texts = []
+    for path in paths:
+        records = _read(os.fspath(path), file_format, text_column, None)
+        texts += [text for text, _, _ in records]
+        if limit is not None and len(texts) >= limit:
+            break
+    return texts[:limit]
 
 
 def text_tokenizer(
@@ -114,6 +153,15 @@ def text_tokenizer(
             f"sentencepiece_model={sentencepiece_model!r}, "
             f"wordpiece_vocabulary={wordpiece_vocabulary!r}"
         )
+    if not (wordpiece_vocabulary or sentencepiece_model):
+        if texts is None:
+            raise ValueError(
+                "Received no vocabulary and no `texts` to train one on: pass "
+                "`sentencepiece_model`, `wordpiece_vocabulary` or `texts`."
+            )
+        # Read before `output_dir` is made: a source that fails leaves
+        # nothing behind.
+        texts = texts() if callable(texts) else texts
     os.makedirs(output_dir, exist_ok=True)
     if wordpiece_vocabulary:
         tokenizer = WordPieceTokenizer(
@@ -128,13 +176,8 @@ def text_tokenizer(
             os.path.join(output_dir, SENTENCEPIECE_PREFIX + ".model"),
         )
         return tokenizer
-    if texts is None:
-        raise ValueError(
-            "Received no vocabulary and no `texts` to train one on: pass "
-            "`sentencepiece_model`, `wordpiece_vocabulary` or `texts`."
-        )
     model_file = train_sentencepiece(
-        texts() if callable(texts) else texts,
+        texts,
         vocab_size=vocabulary_size,
         model_prefix=os.path.join(output_dir, SENTENCEPIECE_PREFIX),
     )

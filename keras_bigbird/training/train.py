@@ -14,6 +14,8 @@ from keras_bigbird.preprocessing import BlockPacker
 from keras_bigbird.training.loop import fit_evaluate_save
 from keras_bigbird.training.loop import report
 from keras_bigbird.training.options import DEFAULTS
+from keras_bigbird.training.options import OPTIONS_OF
+from keras_bigbird.training.text import _missing_paths
 from keras_bigbird.training.text import compile_for_task
 from keras_bigbird.training.text import corpus_texts
 from keras_bigbird.training.text import label_baseline
@@ -42,29 +44,89 @@ def _check_config(config):
             f"dataset name). Received: data={config['data']!r}, "
             f"tfds={config['tfds']!r}"
         )
+    source, other = ("tfds", "data") if config["tfds"] else ("data", "tfds")
+    for name in OPTIONS_OF[other]:
+        if config[name] != DEFAULTS[name]:
+            raise ValueError(
+                f"Received option `{name}`, which applies only to "
+                f"{_SOURCES[other]} (`{other}`), not to {_SOURCES[source]} "
+                f"(`{source}`): {_WHY_NOT[name]}. Received: "
+                f"{name}={config[name]!r}, {source}={config[source]!r}"
+            )
+    if source == "data":
+        for name in ("data", "validation_data", "test_data"):
+            missing = _missing_paths(config[name] or [])
+            if missing:
+                raise ValueError(
+                    f"Received an invalid value for option `{name}`: the "
+                    f"path {os.fspath(missing[0])!r} does not exist. "
+                    f"Received: {name}={config[name]!r}"
+                )
     return config
+
+
+_SOURCES = {"data": "the user's files", "tfds": "a TFDS dataset"}
+# Why an option of one source means nothing for the other.
+_WHY_NOT = {
+    "validation_data": "use `validation_split`",
+    "test_data": "use `test_split`",
+    "text_column": "the dataset has its own text feature",
+    "label_column": "the dataset's `task` defines the labels",
+    "label_names": "the dataset's `task` defines the labels",
+    "num_classes": "the dataset's `task` defines the labels",
+    "file_format": "TFDS reads its own format",
+    "task": "the labels are the files' `label_column`",
+    "train_split": "the files of `data` are the training set",
+    "validation_split": "use `validation_data`",
+    "test_split": "use `test_data`",
+    "data_dir": "it is where TFDS keeps its datasets",
+    "download": "nothing is downloaded",
+}
+
+
+def _check_encoder_config(config, vocabulary_size, vocabulary_source):
+    """`encoder_config` sizes that cannot hold the tokenizer's ids or the
+    packer's sequences are an error (else `fit` fails deep in TensorFlow)."""
+    encoder_config = config["encoder_config"] or {}
+    size = encoder_config.get("vocabulary_size")
+    if size is not None and size < vocabulary_size:
+        raise ValueError(
+            "Received conflicting options: `encoder_config` sets "
+            f"vocabulary_size={size}, fewer ids than the tokenizer's "
+            f"vocabulary of {vocabulary_size} ({vocabulary_source}). Drop "
+            "it from `encoder_config` (the encoder then takes the "
+            "tokenizer's size) or raise it. Received: "
+            f"encoder_config={encoder_config!r}"
+        )
+    length = encoder_config.get("max_sequence_length")
+    packed = config["max_sequence_length"]
+    if length is not None and length < packed:
+        raise ValueError(
+            "Received conflicting options: `encoder_config` sets "
+            f"max_sequence_length={length}, fewer positions than the "
+            f"packed sequences of max_sequence_length={packed} need. Drop "
+            "it from `encoder_config` (the encoder then takes "
+            "`max_sequence_length`) or raise it. Received: "
+            f"encoder_config={encoder_config!r}, max_sequence_length={packed}"
+        )
 
 
 def _training_texts(config):
     """The raw training documents, for a new SentencePiece model."""
     if config["tfds"]:
         return corpus_texts(
-            config["tfds"],
+            tfds=config["tfds"],
             split=config["train_split"],
             limit=config["tokenizer_documents"],
             data_dir=config["data_dir"],
             download=config["download"],
         )
-    paths = config["data"]
-    paths = [paths] if isinstance(paths, (str, os.PathLike)) else paths
-    texts = []
-    for path in paths:
-        texts += corpus_texts(
-            path,
-            text_column=config["text_column"],
-            file_format=config["file_format"],
-        )
-    return texts[: config["tokenizer_documents"]]
+    return corpus_texts(
+        config["data"],
+        text_column=config["text_column"],
+        file_format=config["file_format"],
+        limit=config["tokenizer_documents"],
+    )
 
 
 def _load_data(config, tokenizer, packer):
@@ -175,7 +237,9 @@ def train(config):
         config: a dict of options; see `keras_bigbird.training.DEFAULTS`
             and `keras-bigbird train --help` (the keys are the flags with
             underscores). `output_dir` and one of `data` / `tfds` are
-            required.
+            required; an option of the other source (`OPTIONS_OF`, e.g.
+            `num_classes` with `tfds`) is an error, as are `encoder_config`
+            sizes smaller than the vocabulary or `max_sequence_length`.
 
     Returns:
         A `TrainingResult` whose `figures` holds the printed figures.
@@ -192,6 +256,16 @@ def train(config):
     ```
     """
     config = _check_config(config)
+    vocabulary_file = (
+        config["sentencepiece_model"] or config["wordpiece_vocabulary"]
+    )
+    if not vocabulary_file:
+        # The SentencePiece model to train will have `vocabulary_size` ids.
+        _check_encoder_config(
+            config,
+            config["vocabulary_size"],
+            f"vocabulary_size={config['vocabulary_size']}",
+        )
     output_dir = config["output_dir"]
     keras.utils.set_random_seed(config["seed"])
     tokenizer = text_tokenizer(
@@ -202,6 +276,10 @@ def train(config):
         texts=lambda: _training_texts(config),
         vocabulary_size=config["vocabulary_size"],
     )
+    if vocabulary_file:
+        _check_encoder_config(
+            config, tokenizer.vocabulary_size(), repr(vocabulary_file)
+        )
     encoder = encoder_from_options(config, tokenizer.vocabulary_size())
     packer = BlockPacker.from_tokenizer(
         tokenizer, config["max_sequence_length"], block_size=encoder.block_size
