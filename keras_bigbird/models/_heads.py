@@ -4,13 +4,21 @@ import keras
 from keras import ops
 
 from keras_bigbird.models.base import FunctionalModel
+from keras_bigbird.models.base import check_model_kwargs
 from keras_bigbird.models.bigbird_encoder import BigBirdEncoder
 from keras_bigbird.utils import checks
 
 
-def head_dtype(encoder):
+def task_policy(encoder, dtype=None):
+    """The policy of a task model: `dtype`, else its encoder's policy."""
+    if dtype is None:
+        return encoder.dtype_policy
+    return keras.dtype_policies.get(dtype)
+
+
+def head_dtype(encoder, dtype=None):
     """Float32 heads under mixed precision (numerically safe logits)."""
-    return encoder.dtype_policy.variable_dtype
+    return task_policy(encoder, dtype).variable_dtype
 
 
 def resolve_encoder(encoder):
@@ -31,12 +39,12 @@ def output_dropout(encoder, rate):
     )
 
 
-def output_dense(encoder, units, activation=None, name="logits"):
+def output_dense(encoder, units, activation=None, name="logits", dtype=None):
     return keras.layers.Dense(
         units,
         activation=activation,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-        dtype=head_dtype(encoder),
+        dtype=head_dtype(encoder, dtype),
         name=name,
     )
 
@@ -44,11 +52,20 @@ def output_dense(encoder, units, activation=None, name="logits"):
 class TaskModel(FunctionalModel):
     """Base of the task models: a head on the outputs of a `BigBirdEncoder`.
 
-    Subclasses store the encoder as `self.encoder` and return their own
-    arguments from `_head_config()`.
+    Subclasses store the encoder as `self.encoder` (before calling this
+    constructor) and return their own arguments from `_head_config()`. The
+    model's dtype policy is `dtype`, else its encoder's (so `compile()` adds
+    loss scaling to a model on a `"mixed_float16"` encoder); it is saved in
+    the config.
     """
 
     OPTIONAL_INPUTS = ("segment_ids",)
+
+    def __init__(self, inputs, outputs, dtype=None, **kwargs):
+        encoder = getattr(self, "encoder", None)
+        if dtype is None and encoder is not None:
+            dtype = encoder.dtype_policy
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
     @classmethod
     def from_preset(cls, preset, encoder_kwargs=None, **kwargs):
@@ -67,6 +84,7 @@ class TaskModel(FunctionalModel):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             **self._head_config(),
         }
@@ -82,8 +100,15 @@ class ClassifierModel(TaskModel):
     ENCODER_OUTPUT = None
 
     def __init__(
-        self, encoder, num_classes, activation=None, dropout=0.1, **kwargs
+        self,
+        encoder,
+        num_classes,
+        activation=None,
+        dropout=0.1,
+        dtype=None,
+        **kwargs,
     ):
+        check_model_kwargs(type(self).__name__, kwargs)
         encoder = resolve_encoder(encoder)
         checks.positive_int("num_classes", num_classes)
         checks.rate("dropout", dropout)
@@ -91,14 +116,16 @@ class ClassifierModel(TaskModel):
         # === Layers ===
         self.encoder = encoder
         self.output_dropout = output_dropout(encoder, dropout)
-        self.output_dense = output_dense(encoder, num_classes, activation)
+        self.output_dense = output_dense(
+            encoder, num_classes, activation, dtype=dtype
+        )
 
         # === Functional Model ===
         inputs = encoder.input
         x = encoder(inputs)[self.ENCODER_OUTPUT]
         x = self.output_dense(self.output_dropout(x))
         outputs = self._outputs(x, inputs)
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
         self.num_classes = num_classes

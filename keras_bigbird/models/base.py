@@ -2,6 +2,25 @@
 
 import keras
 
+# The keyword arguments Keras' functional `keras.Model` constructor uses
+# (`Functional.__init__` reads `name` and `trainable` and silently drops
+# anything else, `dtype` included, which `FunctionalModel` handles itself).
+MODEL_KWARGS = ("name", "trainable")
+
+
+def check_model_kwargs(cls_name, kwargs):
+    """Raises for keyword arguments that `keras.Model` would drop silently.
+
+    As Keras layers do: `ValueError("Unrecognized keyword arguments passed
+    to X: {...}")`, so a misspelled argument (`num_layer=1`) is an error
+    rather than a default model.
+    """
+    unknown = {k: v for k, v in kwargs.items() if k not in MODEL_KWARGS}
+    if unknown:
+        raise ValueError(
+            f"Unrecognized keyword arguments passed to {cls_name}: {unknown}"
+        )
+
 
 class FunctionalModel(keras.Model):
     """A functional `keras.Model` built in `__init__` from its config.
@@ -11,9 +30,23 @@ class FunctionalModel(keras.Model):
     Inputs listed in `OPTIONAL_INPUTS` may be left out of the input dict
     (also in `fit`/`predict` on a `tf.data` dataset); they are then passed as
     None to the graph.
+
+    The constructor takes `inputs`, `outputs`, `dtype` and the keyword
+    arguments of `keras.Model` that functional models honour (`name`,
+    `trainable`); any other keyword argument raises a `ValueError`. `dtype`
+    becomes the model's own `dtype_policy` (as keras-hub's `Backbone` does),
+    which Keras' functional constructor would otherwise leave at the global
+    policy: it is what `get_config()` saves and what `compile()` reads to
+    add loss scaling under `"mixed_float16"`.
     """
 
     OPTIONAL_INPUTS = ()
+
+    def __init__(self, inputs, outputs, dtype=None, **kwargs):
+        check_model_kwargs(type(self).__name__, kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        if dtype is not None:
+            self.dtype_policy = keras.dtype_policies.get(dtype)
 
     def _with_optional_inputs(self, inputs):
         expected = self.input

@@ -8,6 +8,7 @@ from keras_bigbird.layers.bigbird_encoder_block import ATTENTION_TYPES
 from keras_bigbird.layers.bigbird_encoder_block import BigBirdEncoderBlock
 from keras_bigbird.models import presets as preset_configs
 from keras_bigbird.models.base import FunctionalModel
+from keras_bigbird.models.base import check_model_kwargs
 from keras_bigbird.utils import checks
 from keras_bigbird.utils import seeds
 
@@ -76,8 +77,12 @@ class BigBirdEncoder(FunctionalModel):
             seeded with `i` as there (its pattern and its dropouts; `seed`
             seeds the embeddings), and the pattern is drawn for
             `max_sequence_length` tokens. See `BigBirdAttention`.
-        dtype: dtype policy of the layers (e.g. `"mixed_bfloat16"`).
-        **kwargs: `keras.Model` arguments (`name`, ...).
+        dtype: dtype policy of the model and of its layers (e.g.
+            `"mixed_bfloat16"`); None for the global policy. It is saved
+            in the config, and `compile()` adds loss scaling under
+            `"mixed_float16"`.
+        **kwargs: `keras.Model` arguments: `name`, `trainable`. Any other
+            keyword argument raises a `ValueError`.
 
     Example:
 
@@ -121,6 +126,7 @@ class BigBirdEncoder(FunctionalModel):
         dtype=None,
         **kwargs,
     ):
+        check_model_kwargs(type(self).__name__, kwargs)
         checks.positive_int("num_layers", num_layers)
         checks.positive_int("hidden_dim", hidden_dim)
         checks.positive_int("num_heads", num_heads)

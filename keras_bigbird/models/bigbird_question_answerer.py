@@ -3,6 +3,7 @@
 import keras
 
 from keras_bigbird.models import _heads
+from keras_bigbird.models.base import check_model_kwargs
 from keras_bigbird.utils import checks
 
 
@@ -20,7 +21,9 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
     Args:
         encoder: a `BigBirdEncoder`.
         dropout: dropout rate before the span layer.
-        **kwargs: `keras.Model` arguments.
+        dtype: dtype policy of the model (and of the head's variables);
+            None for the encoder's policy.
+        **kwargs: `keras.Model` arguments: `name`, `trainable`.
 
     Example:
 
@@ -38,14 +41,17 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
         - [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
     """
 
-    def __init__(self, encoder, dropout=0.1, **kwargs):
+    def __init__(self, encoder, dropout=0.1, dtype=None, **kwargs):
+        check_model_kwargs(type(self).__name__, kwargs)
         encoder = _heads.resolve_encoder(encoder)
         checks.rate("dropout", dropout)
 
         # === Layers ===
         self.encoder = encoder
         self.output_dropout = _heads.output_dropout(encoder, dropout)
-        self.span_dense = _heads.output_dense(encoder, 2, name="span_logits")
+        self.span_dense = _heads.output_dense(
+            encoder, 2, name="span_logits", dtype=dtype
+        )
         self.span_logits = _heads.SpanLogits(dtype="float32", name="span")
 
         # === Functional Model ===
@@ -56,6 +62,7 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
         super().__init__(
             inputs=inputs,
             outputs={"start_logits": start, "end_logits": end},
+            dtype=dtype,
             **kwargs,
         )
 

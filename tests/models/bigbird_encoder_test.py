@@ -283,6 +283,154 @@ def test_keras_save_and_load_round_trip(tmp_path):
         np.testing.assert_array_equal(actual[key], expected[key])
 
 
+# === The `dtype` policy and the keyword arguments of the model ===
+
+
+def policy_name(policy):
+    return keras.dtype_policies.get(policy).name
+
+
+@pytest.fixture
+def policy_scope():
+    """Sets a global dtype policy for one test, restores the previous one."""
+    previous = keras.mixed_precision.dtype_policy()
+    yield keras.mixed_precision.set_global_policy
+    keras.mixed_precision.set_global_policy(previous)
+
+
+@pytest.mark.parametrize(
+    "dtype", ["mixed_bfloat16", "mixed_float16", "bfloat16"]
+)
+def test_dtype_is_the_policy_of_the_model_and_of_its_config(dtype):
+    # Keras' functional constructor ignores `dtype`: the model itself must
+    # report the policy, not only its layers, and save it in its config.
+    encoder = tiny_encoder(num_layers=1, dtype=dtype)
+    assert encoder.dtype_policy.name == dtype
+    assert encoder.embeddings.dtype_policy.name == dtype
+    assert encoder.encoder_layers[0].dtype_policy.name == dtype
+    config = encoder.get_config()
+    assert policy_name(config["dtype"]) == dtype
+    restored = BigBirdEncoder.from_config(config)
+    assert restored.dtype_policy.name == dtype
+    assert restored.encoder_layers[0].dtype_policy.name == dtype
+    assert restored.get_config() == config
+
+
+def test_default_dtype_is_the_global_policy(policy_scope):
+    assert tiny_encoder(num_layers=1).dtype_policy.name == "float32"
+    policy_scope("mixed_bfloat16")
+    encoder = tiny_encoder(num_layers=1)
+    assert encoder.dtype_policy.name == "mixed_bfloat16"
+    assert encoder.encoder_layers[0].dtype_policy.name == "mixed_bfloat16"
+
+
+def test_mixed_precision_encoder_saves_and_loads_with_its_policy(tmp_path):
+    encoder = tiny_encoder(dtype="mixed_bfloat16")
+    inputs = encoder_inputs(2, 160, VOCAB, lengths=[160, 97])
+    expected = numpy_outputs(encoder(inputs))
+    # An independent reference: the float32 encoder with the same weights.
+    # bfloat16 compute stays close to it, but is not float32 compute.
+    reference = tiny_encoder()
+    reference.set_weights(encoder.get_weights())
+    float32 = numpy_outputs(reference(inputs))
+    real = inputs["padding_mask"].astype(bool)
+    got = expected["sequence_output"].astype("float32")[real]
+    want = float32["sequence_output"][real]
+    np.testing.assert_allclose(got, want, atol=0.1)
+    assert not np.array_equal(got, want)
+
+    path = str(tmp_path / "encoder.keras")
+    encoder.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.dtype_policy.name == "mixed_bfloat16"
+    assert restored.embeddings.dtype_policy.name == "mixed_bfloat16"
+    for layer in restored.encoder_layers:
+        assert layer.dtype_policy.name == "mixed_bfloat16"
+    actual = numpy_outputs(restored(inputs))
+    for key in expected:
+        assert actual[key].dtype == expected[key].dtype
+        np.testing.assert_array_equal(actual[key], expected[key])
+
+
+def test_compile_under_mixed_float16_adds_loss_scaling():
+    encoder = tiny_encoder(num_layers=1, dtype="mixed_float16")
+    encoder.compile(optimizer="adam", loss="mse")
+    assert isinstance(encoder.optimizer, keras.optimizers.LossScaleOptimizer)
+    encoder = tiny_encoder(num_layers=1)
+    encoder.compile(optimizer="adam", loss="mse")
+    assert not isinstance(
+        encoder.optimizer, keras.optimizers.LossScaleOptimizer
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs,bad",
+    [
+        (dict(num_layer=1, hiden_dim=8, block_sise=4),
+         ["num_layer", "hiden_dim", "block_sise"]),
+        (dict(dropuot=0.5), ["dropuot"]),
+        # Layer arguments the functional constructor would drop too.
+        (dict(autocast=False), ["autocast"]),
+    ],
+)
+def test_unrecognized_keyword_arguments_raise(kwargs, bad):
+    with pytest.raises(ValueError) as error:
+        tiny_encoder(**kwargs)
+    message = str(error.value)
+    assert "Unrecognized keyword arguments passed to BigBirdEncoder" in message
+    for name in bad:
+        assert repr(name) in message
+    with pytest.raises(ValueError, match="num_layer"):
+        BigBirdEncoder.from_preset(
+            "bigbird_tiny", vocabulary_size=VOCAB, num_layer=1
+        )
+
+
+def test_model_keyword_arguments_are_honoured():
+    encoder = tiny_encoder(num_layers=1, name="my_encoder", trainable=False)
+    assert encoder.name == "my_encoder"
+    assert not encoder.trainable and not encoder.trainable_weights
+    restored = BigBirdEncoder.from_config(encoder.get_config())
+    assert restored.name == "my_encoder" and not restored.trainable
+
+
+@pytest.mark.tf_only
+def test_train_command_reports_a_misspelled_encoder_config_key(
+    tmp_path, capsys
+):
+    # `keras-bigbird train --encoder-config` ends in `BigBirdEncoder(...)`:
+    # a misspelled key is a usage error naming it, not a default model.
+    import csv
+    import json
+
+    from keras_bigbird import cli
+
+    from tests.preprocessing import synthetic_text
+
+    words = synthetic_text.pseudo_words(100, seed=3)
+    texts = synthetic_text.documents([80] * 8, words, seed=1)
+    data = tmp_path / "train.csv"
+    with open(data, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["body", "label"])
+        for i, text in enumerate(texts):
+            writer.writerow([text, ("good", "bad")[i % 2]])
+    output_dir = tmp_path / "run"
+    code = cli.main([
+        "train", "--data", str(data), "--text-column", "body",
+        "--vocabulary-size", "60", "--preset", "bigbird_tiny",
+        "--max-sequence-length", "128", "--epochs", "1",
+        "--output-dir", str(output_dir),
+        "--encoder-config", json.dumps({"num_layer": 1}),
+    ])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "error: Unrecognized keyword arguments passed to BigBirdEncoder" \
+        in error
+    assert "'num_layer'" in error
+    assert not (output_dir / "model.keras").exists()
+
+
 @pytest.mark.tf_only
 def test_predict_on_variable_length_tf_data():
     import tensorflow as tf

@@ -38,11 +38,49 @@ def to_numpy(outputs):
 KINDS = ["classifier", "token_classifier", "question_answerer"]
 
 
+def assert_outputs_close(actual, expected, atol):
+    if isinstance(expected, dict):
+        assert set(actual) == set(expected)
+        for key in expected:
+            np.testing.assert_allclose(actual[key], expected[key], atol=atol)
+    else:
+        np.testing.assert_allclose(actual, expected, atol=atol)
+
+
+def assert_outputs_equal(actual, expected):
+    if isinstance(expected, dict):
+        assert set(actual) == set(expected)
+        for key in expected:
+            assert actual[key].dtype == expected[key].dtype
+            np.testing.assert_array_equal(actual[key], expected[key])
+    else:
+        assert actual.dtype == expected.dtype
+        np.testing.assert_array_equal(actual, expected)
+
+
+def policy_name(policy):
+    return keras.dtype_policies.get(policy).name
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_output_shapes_and_float32_under_mixed_precision(kind):
     inputs = encoder_inputs(2, 300, VOCAB, lengths=[300, 123])
-    for dtype in (None, "mixed_bfloat16"):
+    reference = build(kind)  # float32: the reference outputs
+    expected = to_numpy(reference(inputs))
+    for dtype in (None, "mixed_bfloat16", "mixed_float16"):
         model = build(kind, dtype=dtype)
+        # The task model takes its encoder's policy (so `compile` adds loss
+        # scaling under mixed_float16); its head stays float32.
+        assert model.dtype_policy.name == (dtype or "float32")
+        assert model.encoder.dtype_policy.name == (dtype or "float32")
+        assert model.encoder.encoder_layers[0].dtype_policy.name == (
+            dtype or "float32"
+        )
+        head = model.span_dense if kind == "question_answerer" else (
+            model.output_dense
+        )
+        assert head.dtype_policy.name == "float32"
+        model.set_weights(reference.get_weights())
         outputs = to_numpy(model(inputs))
         if kind == "classifier":
             assert outputs.shape == (2, 4) and outputs.dtype == np.float32
@@ -55,6 +93,12 @@ def test_output_shapes_and_float32_under_mixed_precision(kind):
                 assert logits.shape == (2, 300) and logits.dtype == np.float32
                 assert (logits[1, 123:] <= -1e8).all()
                 assert (logits[1, :123] > -1e8).all()
+        # The same weights give the float32 logits up to the precision of
+        # the encoder's compute dtype (and exactly in float32).
+        if dtype is None:
+            assert_outputs_equal(outputs, expected)
+        else:
+            assert_outputs_close(outputs, expected, atol=0.05)
 
 
 def test_token_classifier_losses_skip_padded_positions():
@@ -77,30 +121,137 @@ def test_token_classifier_losses_skip_padded_positions():
     assert a == pytest.approx(per_token[real].mean(), rel=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [None, "mixed_bfloat16"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_get_config_round_trip(kind):
-    model = build(kind)
+def test_get_config_round_trip(kind, dtype):
+    model = build(kind, dtype=dtype)
     config = model.get_config()
+    assert policy_name(config["dtype"]) == (dtype or "float32")
+    encoder_config = config["encoder"]["config"]
+    assert policy_name(encoder_config["dtype"]) == (dtype or "float32")
     restored = model.__class__.from_config(config)
     assert restored.get_config() == config
     assert restored.encoder.get_config() == model.encoder.get_config()
+    assert restored.dtype_policy.name == (dtype or "float32")
+    assert restored.encoder.encoder_layers[0].dtype_policy.name == (
+        dtype or "float32"
+    )
+    # The restored architecture computes the same function.
+    restored.set_weights(model.get_weights())
+    inputs = encoder_inputs(2, 96, VOCAB, lengths=[96, 40])
+    assert_outputs_equal(to_numpy(restored(inputs)), to_numpy(model(inputs)))
 
 
+@pytest.mark.parametrize("dtype", [None, "mixed_bfloat16", "mixed_float16"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_keras_save_and_load_round_trip(kind, tmp_path):
-    model = build(kind, dropout=0.1, attention_dropout=0.1)
+def test_keras_save_and_load_round_trip(kind, dtype, tmp_path):
+    model = build(kind, dropout=0.1, attention_dropout=0.1, dtype=dtype)
     inputs = encoder_inputs(2, 200, VOCAB, lengths=[200, 150])
     expected = to_numpy(model(inputs))
     path = str(tmp_path / f"{kind}.keras")
     model.save(path)
     restored = keras.saving.load_model(path)
     assert type(restored) is type(model)
-    actual = to_numpy(restored(inputs))
-    if isinstance(expected, dict):
-        for key in expected:
-            np.testing.assert_array_equal(actual[key], expected[key])
-    else:
-        np.testing.assert_array_equal(actual, expected)
+    assert restored.dtype_policy.name == (dtype or "float32")
+    assert restored.encoder.dtype_policy.name == (dtype or "float32")
+    for layer in restored.encoder.encoder_layers:
+        assert layer.dtype_policy.name == (dtype or "float32")
+    assert_outputs_equal(to_numpy(restored(inputs)), expected)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_compile_under_mixed_float16_adds_loss_scaling(kind):
+    model = build(kind, dtype="mixed_float16")
+    model.compile(optimizer="adam", loss="mse")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    restored = model.__class__.from_config(model.get_config())
+    restored.compile(optimizer="adam", loss="mse")
+    assert isinstance(restored.optimizer, keras.optimizers.LossScaleOptimizer)
+    float32 = build(kind)
+    float32.compile(optimizer="adam", loss="mse")
+    assert not isinstance(
+        float32.optimizer, keras.optimizers.LossScaleOptimizer
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_dtype_argument_of_the_task_model(kind):
+    # A policy given to the task model is its own (the encoder keeps its
+    # policy); it is saved in the config and restored.
+    model = build_with(kind, encoder(), dtype="mixed_float16")
+    assert model.dtype_policy.name == "mixed_float16"
+    assert model.encoder.dtype_policy.name == "float32"
+    model.compile(optimizer="adam", loss="mse")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    config = model.get_config()
+    assert policy_name(config["dtype"]) == "mixed_float16"
+    restored = model.__class__.from_config(config)
+    assert restored.dtype_policy.name == "mixed_float16"
+    assert restored.encoder.dtype_policy.name == "float32"
+    # The float32 encoder and float32 head compute in float32.
+    restored.set_weights(model.get_weights())
+    reference = build_with(kind, encoder())
+    reference.set_weights(model.get_weights())
+    inputs = encoder_inputs(2, 64, VOCAB, lengths=[64, 33])
+    assert_outputs_equal(
+        to_numpy(restored(inputs)), to_numpy(reference(inputs))
+    )
+
+
+def build_with(kind, encoder, **kwargs):
+    if kind == "classifier":
+        return BigBirdClassifier(encoder, num_classes=4, **kwargs)
+    if kind == "token_classifier":
+        return BigBirdTokenClassifier(encoder, num_classes=5, **kwargs)
+    return BigBirdQuestionAnswerer(encoder, **kwargs)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_unrecognized_keyword_arguments_raise(kind):
+    name = {
+        "classifier": "BigBirdClassifier",
+        "token_classifier": "BigBirdTokenClassifier",
+        "question_answerer": "BigBirdQuestionAnswerer",
+    }[kind]
+    with pytest.raises(ValueError) as error:
+        build_with(kind, encoder(), dropuot=0.5)
+    message = str(error.value)
+    assert f"Unrecognized keyword arguments passed to {name}" in message
+    assert "'dropuot'" in message
+    cls = type(build_with(kind, encoder()))
+    extra = {} if kind == "question_answerer" else {"num_classes": 2}
+    with pytest.raises(ValueError, match="num_clases"):
+        cls.from_preset("bigbird_tiny", num_clases=2, **extra)
+    with pytest.raises(ValueError, match="num_layer"):
+        cls.from_preset(
+            "bigbird_tiny", encoder_kwargs={"num_layer": 1}, **extra
+        )
+    # What `keras.Model` honours still works.
+    model = build_with(kind, encoder(), name="task", trainable=False)
+    assert model.name == "task" and not model.trainable_weights
+
+
+@pytest.mark.parametrize("head", ["classifier", "question_answerer"])
+def test_transformers_heads_follow_the_encoder_policy_and_reject_typos(head):
+    # The converted checkpoints' heads share the task model base.
+    from keras_bigbird.convert import heads
+
+    def make(enc, **kwargs):
+        if head == "classifier":
+            return heads.TransformersClassifier(enc, num_classes=3, **kwargs)
+        return heads.TransformersQuestionAnswerer(enc, sep_token_id=2,
+                                                  **kwargs)
+
+    model = make(encoder(dtype="mixed_float16"))
+    assert model.dtype_policy.name == "mixed_float16"
+    config = model.get_config()
+    assert policy_name(config["dtype"]) == "mixed_float16"
+    restored = type(model).from_config(config)
+    assert restored.dtype_policy.name == "mixed_float16"
+    restored.compile(optimizer="adam", loss="mse")
+    assert isinstance(restored.optimizer, keras.optimizers.LossScaleOptimizer)
+    with pytest.raises(ValueError, match="Unrecognized keyword.*'dropuot'"):
+        make(encoder(), dropuot=0.5)
 
 
 def test_segment_ids_optional_for_task_models():
