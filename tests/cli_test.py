@@ -338,6 +338,39 @@ def test_train_encoder_config_conflicts_are_checked_before_any_work(
     assert not output_dir.exists()  # no SentencePiece model trained
 
 
+def test_train_misspelled_encoder_config_key_is_an_error_before_any_work(
+    tmp_path, capsys
+):
+    # `--encoder-config` ends in `BigBirdEncoder(...)`: a misspelled key is a
+    # usage error naming it, not a default model, and no tokenizer is trained.
+    train_csv = write_csv(tmp_path / "train.csv", 4, seed=1)
+    output_dir = tmp_path / "run"
+    code = cli.main(
+        [
+            "train",
+            "--data",
+            train_csv,
+            "--text-column",
+            "body",
+            "--label-column",
+            "sentiment",
+            "--vocabulary-size",
+            "60",
+            "--encoder-config",
+            json.dumps({"num_layer": 1}),
+            "--output-dir",
+            str(output_dir),
+        ]
+    )
+    assert code == 2
+    error = capsys.readouterr().err
+    assert (
+        "error: Unrecognized keyword arguments passed to BigBirdEncoder: "
+        "{'num_layer': 1}" in error
+    ), error
+    assert not output_dir.exists()
+
+
 def test_train_encoder_vocabulary_smaller_than_a_given_vocabulary(
     tmp_path, capsys
 ):

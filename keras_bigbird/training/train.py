@@ -1,6 +1,7 @@
 """`train`: documents and labels to a saved `BigBirdClassifier`."""
 
 import functools
+import inspect
 import json
 import os
 
@@ -10,6 +11,7 @@ from keras_bigbird.data import load_long_text
 from keras_bigbird.data import load_text_files
 from keras_bigbird.models import BigBirdClassifier
 from keras_bigbird.models import BigBirdEncoder
+from keras_bigbird.models.base import check_model_kwargs
 from keras_bigbird.preprocessing import BlockPacker
 from keras_bigbird.training.loop import fit_evaluate_save
 from keras_bigbird.training.loop import report
@@ -86,8 +88,15 @@ _WHY_NOT = {
 
 def _check_encoder_config(config, vocabulary_size, vocabulary_source):
     """`encoder_config` sizes that cannot hold the tokenizer's ids or the
-    packer's sequences are an error (else `fit` fails deep in TensorFlow)."""
+    packer's sequences are an error (else `fit` fails deep in TensorFlow),
+    and so are keys `BigBirdEncoder` does not take (before any work: the
+    encoder would raise the same only after the tokenizer is trained)."""
     encoder_config = config["encoder_config"] or {}
+    parameters = inspect.signature(BigBirdEncoder.__init__).parameters
+    check_model_kwargs(
+        "BigBirdEncoder",
+        {k: v for k, v in encoder_config.items() if k not in parameters},
+    )
     size = encoder_config.get("vocabulary_size")
     if size is not None and size < vocabulary_size:
         raise ValueError(

@@ -395,43 +395,6 @@ def test_model_keyword_arguments_are_honoured():
 
 
 @pytest.mark.tf_only
-def test_train_command_reports_a_misspelled_encoder_config_key(
-    tmp_path, capsys
-):
-    # `keras-bigbird train --encoder-config` ends in `BigBirdEncoder(...)`:
-    # a misspelled key is a usage error naming it, not a default model.
-    import csv
-    import json
-
-    from keras_bigbird import cli
-
-    from tests.preprocessing import synthetic_text
-
-    words = synthetic_text.pseudo_words(100, seed=3)
-    texts = synthetic_text.documents([80] * 8, words, seed=1)
-    data = tmp_path / "train.csv"
-    with open(data, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["body", "label"])
-        for i, text in enumerate(texts):
-            writer.writerow([text, ("good", "bad")[i % 2]])
-    output_dir = tmp_path / "run"
-    code = cli.main([
-        "train", "--data", str(data), "--text-column", "body",
-        "--vocabulary-size", "60", "--preset", "bigbird_tiny",
-        "--max-sequence-length", "128", "--epochs", "1",
-        "--output-dir", str(output_dir),
-        "--encoder-config", json.dumps({"num_layer": 1}),
-    ])
-    assert code == 2
-    error = capsys.readouterr().err
-    assert "error: Unrecognized keyword arguments passed to BigBirdEncoder" \
-        in error
-    assert "'num_layer'" in error
-    assert not (output_dir / "model.keras").exists()
-
-
-@pytest.mark.tf_only
 def test_predict_on_variable_length_tf_data():
     import tensorflow as tf
 
