@@ -199,6 +199,8 @@ def test_train_errors(tmp_path, capsys):
 
 
 # A one-layer tiny model, one epoch on 128-token sequences.
+# `train` on the (mocked, `fake_imdb`) IMDB reviews of TFDS.
+TRAIN_IMDB = ["train", "--tfds", "imdb_reviews", "--no-download"]
 TINY = [
     "--vocabulary-size",
     "60",
@@ -272,17 +274,7 @@ def test_train_tfds_name_spelled_like_a_local_path(
     # `imdb_reviews` is both the dataset and the (relative) output folder.
     monkeypatch.chdir(tmp_path)
     (tmp_path / "imdb_reviews").mkdir()
-    code = cli.main(
-        [
-            "train",
-            "--tfds",
-            "imdb_reviews",
-            "--no-download",
-            "--output-dir",
-            "imdb_reviews",
-            *TINY,
-        ]
-    )
+    code = cli.main([*TRAIN_IMDB, "--output-dir", "imdb_reviews", *TINY])
     assert code == 0, capsys.readouterr().err
     # The tokenizer's corpus, then the training split: both from TFDS.
     assert fake_imdb == [("imdb_reviews/plain_text", "train")] * 2
@@ -290,6 +282,32 @@ def test_train_tfds_name_spelled_like_a_local_path(
         config = json.load(f)
     assert config["tfds"] == "imdb_reviews" and config["num_classes"] == 2
     assert (tmp_path / "imdb_reviews" / "model.keras").is_file()
+
+
+def csv_train_error(tmp_path, capsys, *flags, output_made=False):
+    """`train` on a small CSV with `flags`: must be a usage error (exit 2),
+    before any work (no output directory) unless `output_made`; returns the
+    error text."""
+    train_csv = write_csv(tmp_path / "train.csv", 4, seed=1)
+    output_dir = tmp_path / "run"
+    code = cli.main(
+        [
+            "train",
+            "--data",
+            train_csv,
+            "--text-column",
+            "body",
+            "--label-column",
+            "sentiment",
+            "--output-dir",
+            str(output_dir),
+            *flags,
+        ]
+    )
+    error = capsys.readouterr().err
+    assert code == 2, error
+    assert output_dir.exists() == output_made
+    return error
 
 
 @pytest.mark.parametrize(
@@ -305,37 +323,20 @@ def test_train_tfds_name_spelled_like_a_local_path(
 def test_train_encoder_config_conflicts_are_checked_before_any_work(
     tmp_path, capsys, encoder_config, values
 ):
-    train_csv = write_csv(tmp_path / "train.csv", 4, seed=1)
-    output_dir = tmp_path / "run"
-    code = cli.main(
-        [
-            "train",
-            "--data",
-            train_csv,
-            "--text-column",
-            "body",
-            "--label-column",
-            "sentiment",
-            "--vocabulary-size",
-            "60",
-            "--max-sequence-length",
-            "256",
-            "--encoder-config",
-            json.dumps({"num_layers": 1, **encoder_config}),
-            "--batch-size",
-            "4",
-            "--epochs",
-            "1",
-            "--output-dir",
-            str(output_dir),
-        ]
+    # Checked before a SentencePiece model is trained.
+    error = csv_train_error(
+        tmp_path,
+        capsys,
+        "--vocabulary-size",
+        "60",
+        "--max-sequence-length",
+        "256",
+        "--encoder-config",
+        json.dumps({"num_layers": 1, **encoder_config}),
     )
-    assert code == 2
-    error = capsys.readouterr().err
     assert "conflicting options" in error and "`encoder_config`" in error
     for value in values:
         assert value in error, error
-    assert not output_dir.exists()  # no SentencePiece model trained
 
 
 def test_train_misspelled_encoder_config_key_is_an_error_before_any_work(
@@ -343,63 +344,39 @@ def test_train_misspelled_encoder_config_key_is_an_error_before_any_work(
 ):
     # `--encoder-config` ends in `BigBirdEncoder(...)`: a misspelled key is a
     # usage error naming it, not a default model, and no tokenizer is trained.
-    train_csv = write_csv(tmp_path / "train.csv", 4, seed=1)
-    output_dir = tmp_path / "run"
-    code = cli.main(
-        [
-            "train",
-            "--data",
-            train_csv,
-            "--text-column",
-            "body",
-            "--label-column",
-            "sentiment",
-            "--vocabulary-size",
-            "60",
-            "--encoder-config",
-            json.dumps({"num_layer": 1}),
-            "--output-dir",
-            str(output_dir),
-        ]
+    error = csv_train_error(
+        tmp_path,
+        capsys,
+        "--vocabulary-size",
+        "60",
+        "--encoder-config",
+        json.dumps({"num_layer": 1}),
     )
-    assert code == 2
-    error = capsys.readouterr().err
     assert (
         "error: Unrecognized keyword arguments passed to BigBirdEncoder: "
         "{'num_layer': 1}" in error
     ), error
-    assert not output_dir.exists()
 
 
 def test_train_encoder_vocabulary_smaller_than_a_given_vocabulary(
     tmp_path, capsys
 ):
-    train_csv = write_csv(tmp_path / "train.csv", 4, seed=1)
     vocabulary = tmp_path / "vocabulary.txt"
     tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     tokens += synthetic_text.pseudo_words(300, seed=3)
     vocabulary.write_text("\n".join(tokens) + "\n")
-    code = cli.main(
-        [
-            "train",
-            "--data",
-            train_csv,
-            "--text-column",
-            "body",
-            "--label-column",
-            "sentiment",
-            "--wordpiece-vocabulary",
-            str(vocabulary),
-            "--encoder-config",
-            '{"num_layers": 1, "vocabulary_size": 100}',
-            "--max-sequence-length",
-            "128",
-            "--output-dir",
-            str(tmp_path / "run"),
-        ]
+    # Checked once the vocabulary is read (it is copied beside the model).
+    error = csv_train_error(
+        tmp_path,
+        capsys,
+        "--wordpiece-vocabulary",
+        str(vocabulary),
+        "--encoder-config",
+        '{"num_layers": 1, "vocabulary_size": 100}',
+        "--max-sequence-length",
+        "128",
+        output_made=True,
     )
-    assert code == 2
-    error = capsys.readouterr().err
     assert "vocabulary_size=100" in error and f"of {len(tokens)}" in error
     assert str(vocabulary) in error
 
@@ -418,16 +395,7 @@ def test_train_tfds_rejects_the_options_of_files(
 ):
     output_dir = tmp_path / "run"
     code = cli.main(
-        [
-            "train",
-            "--tfds",
-            "imdb_reviews",
-            "--no-download",
-            "--output-dir",
-            str(output_dir),
-            *TINY,
-            *flags,
-        ]
+        [*TRAIN_IMDB, "--output-dir", str(output_dir), *TINY, *flags]
     )
     assert code == 2
     error = capsys.readouterr().err
@@ -447,27 +415,8 @@ def test_train_tfds_rejects_the_options_of_files(
 def test_train_files_reject_the_options_of_tfds(
     tmp_path, capsys, flags, option
 ):
-    train_csv = write_csv(tmp_path / "train.csv", 4, seed=1)
-    output_dir = tmp_path / "run"
-    code = cli.main(
-        [
-            "train",
-            "--data",
-            train_csv,
-            "--text-column",
-            "body",
-            "--label-column",
-            "sentiment",
-            "--output-dir",
-            str(output_dir),
-            *TINY,
-            *flags,
-        ]
-    )
-    assert code == 2
-    error = capsys.readouterr().err
+    error = csv_train_error(tmp_path, capsys, *TINY, *flags)
     assert f"option `{option}`" in error and "`data`" in error, error
-    assert not output_dir.exists()
 
 
 def test_train_download_flags_and_their_help(capsys):
