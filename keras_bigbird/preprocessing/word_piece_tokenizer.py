@@ -122,6 +122,11 @@ class WordPieceTokenizer(Tokenizer):
         return list(self._vocabulary)
 
     def _tokenize(self, strings):
+        # BERT's text cleaning: tabs and newlines become spaces, and other
+        # control and format characters (NUL, soft hyphen, zero-width space)
+        # and U+FFFD are dropped; left in, they make their word one [UNK].
+        strings = tf.strings.regex_replace(strings, r"[\t\n\r]", " ")
+        strings = tf.strings.regex_replace(strings, r"[\p{C}\x{FFFD}]", "")
         if self.lowercase:
             strings = tf_text.normalize_utf8(
                 tf_text.case_fold_utf8(strings), "NFD"

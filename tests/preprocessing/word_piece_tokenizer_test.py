@@ -41,6 +41,30 @@ def test_lowercase_folds_case_and_strips_accents():
     assert WordPieceTokenizer(VOCABULARY)("résumé").numpy().tolist() == [1]
 
 
+@pytest.mark.parametrize("lowercase", [False, True])
+def test_control_and_format_characters_are_dropped_as_bert_does(
+    lowercase, tmp_path
+):
+    # Soft hyphens and zero-width spaces in web text, NUL, BEL, U+FFFD: BERT
+    # drops them before WordPiece; left in, each made its word one [UNK].
+    transformers = pytest.importorskip("transformers")
+    texts = [
+        "un\u00adread documents",
+        "long\u200b document",
+        "re\x00ad\tlong\r\ndocument\x07s",
+        "unre\ufffdad .",
+    ]
+    vocabulary_file = tmp_path / "vocabulary.txt"
+    vocabulary_file.write_text("\n".join(VOCABULARY) + "\n")
+    bert = transformers.BertTokenizer(
+        str(vocabulary_file), do_lower_case=lowercase
+    )
+    tokenizer = WordPieceTokenizer(VOCABULARY, lowercase=lowercase)
+    for text, ids in zip(texts, tokenizer(texts).to_list()):
+        assert ids == bert.convert_tokens_to_ids(bert.tokenize(text)), text
+        assert 1 not in ids, text
+
+
 def test_detokenize_joins_pieces_and_drops_packing_tokens():
     tokenizer = WordPieceTokenizer(VOCABULARY)
     text = tokenizer.detokenize(
