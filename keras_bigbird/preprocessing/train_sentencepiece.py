@@ -41,6 +41,10 @@ def _check_files(files):
     return files
 
 
+# The BigBird-RoBERTa layout of the special tokens (see the docstring).
+_FIXED_IDS = {"pad_id": 0, "bos_id": 1, "eos_id": 2, "unk_id": 3}
+
+
 def train_sentencepiece(
     texts=None,
     *,
@@ -88,14 +92,16 @@ def train_sentencepiece(
             (1.0 for small alphabets, 0.9995 for CJK).
         normalization_rule_name: `"nmt_nfkc"` (default), `"nmt_nfkc_cf"`
             (also case-folds), `"nfkc"` or `"identity"`.
-        control_symbols: special tokens that text never produces.
-        user_defined_symbols: special tokens also matched in text.
+        control_symbols: special tokens that text never produces (a string
+            or a sequence of them).
+        user_defined_symbols: special tokens also matched in text (a string
+            or a sequence of them).
         max_sentence_length: longest training line in bytes.
         input_sentence_size: if positive, the number of lines sampled for
             training (for a large corpus); 0 uses every line.
         num_threads: trainer threads; defaults to the number of CPUs.
         **options: any other `sentencepiece.SentencePieceTrainer.train`
-            option.
+            option (not the special-token ids, which are fixed).
 
     Returns:
         The path of the `.model` file, as a string.
@@ -122,6 +128,22 @@ def train_sentencepiece(
             f"an output path. Received: model_prefix={model_prefix!r}"
         )
     model_prefix = os.fspath(model_prefix)
+    # A bare string is one symbol (list("[MASK]") would be six).
+    symbols = {
+        name: (value,) if isinstance(value, str) else tuple(value)
+        for name, value in (
+            ("control_symbols", control_symbols),
+            ("user_defined_symbols", user_defined_symbols),
+        )
+    }
+    fixed = sorted(set(options) & set(_FIXED_IDS))
+    if fixed:
+        raise ValueError(
+            f"Received an invalid value for argument `{fixed[0]}`: the "
+            "special-token ids are fixed to the BigBird-RoBERTa layout "
+            f"{_FIXED_IDS}, which SentencePieceTokenizer expects. Received: "
+            + ", ".join(f"{name}={options[name]!r}" for name in fixed)
+        )
     if files is not None:
         files = _check_files(files)
 
@@ -164,12 +186,9 @@ def train_sentencepiece(
             model_type=model_type,
             character_coverage=character_coverage,
             normalization_rule_name=normalization_rule_name,
-            pad_id=0,
-            bos_id=1,
-            eos_id=2,
-            unk_id=3,
-            control_symbols=list(control_symbols),
-            user_defined_symbols=list(user_defined_symbols),
+            **_FIXED_IDS,
+            control_symbols=list(symbols["control_symbols"]),
+            user_defined_symbols=list(symbols["user_defined_symbols"]),
             max_sentence_length=max_sentence_length,
             input_sentence_size=input_sentence_size,
             shuffle_input_sentence=True,

@@ -87,3 +87,22 @@ def test_errors(tmp_path, corpus):
         train_sentencepiece(corpus[:5], vocab_size=100000, model_prefix=prefix)
     with pytest.raises(ValueError, match=r"`model_prefix`.*model_prefix=''"):
         train_sentencepiece(corpus[:5], model_prefix="")
+    with pytest.raises(
+        ValueError, match=r"`pad_id`: the special-token ids are fixed.*pad_id=5"
+    ):
+        train_sentencepiece(corpus[:5], model_prefix=prefix, pad_id=5)
+
+
+def test_a_bare_string_is_one_symbol(tmp_path, corpus):
+    # Not list("[MASK]"): six one-character pieces and no [MASK].
+    model_file = train_sentencepiece(
+        corpus[:60],
+        vocab_size=200,
+        model_prefix=tmp_path / "spm",
+        control_symbols="[CLS]",
+        user_defined_symbols="[MASK]",
+    )
+    processor = sentencepiece.SentencePieceProcessor(model_file=model_file)
+    pieces = [processor.id_to_piece(i) for i in range(6)]
+    assert pieces == ["<pad>", "<s>", "</s>", "<unk>", "[CLS]", "[MASK]"]
+    assert processor.is_control(4) and not processor.is_control(5)
