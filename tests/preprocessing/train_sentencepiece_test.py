@@ -88,7 +88,7 @@ def test_errors(tmp_path, corpus):
     with pytest.raises(ValueError, match=r"`model_prefix`.*model_prefix=''"):
         train_sentencepiece(corpus[:5], model_prefix="")
     with pytest.raises(
-        ValueError, match=r"`pad_id`: the special-token ids are fixed.*pad_id=5"
+        ValueError, match=r"`pad_id`: the special-token ids are fixed.*=5"
     ):
         train_sentencepiece(corpus[:5], model_prefix=prefix, pad_id=5)
 
