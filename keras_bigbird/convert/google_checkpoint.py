@@ -174,7 +174,7 @@ def from_google_checkpoint(ckpt_path, config, random_pattern="bigbird_original")
             f"The checkpoint {tensors.source} has no variable "
             f"'{scope}/embeddings/word_embeddings': it is not a BigBird "
             f"encoder checkpoint with scope {scope!r}. Some of its variables: "
-            f"{tensors.names()[:8]}"
+            f"{weights.some_names(tensors.names())}"
         )
     encoder = PretrainedBigBirdEncoder(
         random_pattern=random_pattern,
@@ -197,13 +197,13 @@ def from_google_checkpoint(ckpt_path, config, random_pattern="bigbird_original")
         raise ValueError(
             f"{len(unused)} encoder variables of {tensors.source} have no "
             f"place in the model built from the config (does it describe "
-            f"this checkpoint?): {unused[:8]}{' ...' if len(unused) > 8 else ''}"
+            f"this checkpoint?): {weights.some_names(unused)}"
         )
     leftover = [n for n in unknown if not n.startswith("cls/")]
     if leftover:
         warnings.warn(
             f"{len(leftover)} variables of {tensors.source} were not "
-            f"converted: {leftover[:8]}",
+            f"converted: {weights.some_names(leftover)}",
             stacklevel=2,
         )
     if (

@@ -170,16 +170,12 @@ def from_transformers(path, head="auto", random_pattern="bigbird_original"):
         raise ValueError(
             f"{len(mismatched)} encoder tensors of {tensors.source} have no "
             f"place in the model built from {config_path!r} (does it "
-            f"describe these weights?): {_some(mismatched)}"
+            f"describe these weights?): {weights.some_names(mismatched)}"
         )
     if unused:
         warnings.warn(
             f"{len(unused)} tensors of {tensors.source} were not converted: "
-            f"{_some(unused)}",
+            f"{weights.some_names(unused)}",
             stacklevel=2,
         )
     return model
-
-
-def _some(names, count=8):
-    return f"{names[:count]}{' ...' if len(names) > count else ''}"

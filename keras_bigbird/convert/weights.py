@@ -15,6 +15,12 @@ IGNORED_PREFIXES = ("cls.", "lm_head.")
 IGNORED_SUFFIXES = ("position_ids", "token_type_ids")
 
 
+def some_names(names, count=8):
+    """The first `count` of `names`, for an error or warning message."""
+    names = list(names)
+    return f"{names[:count]}{' ...' if len(names) > count else ''}"
+
+
 def ignorable(name):
     return name.startswith(IGNORED_PREFIXES) or name.endswith(IGNORED_SUFFIXES)
 
