@@ -57,9 +57,10 @@ def add_arguments(parser):
         choices=("auto", "softmax", "sigmoid", "none"),
         default="auto",
         help=(
-            "for a single-output model: the `probabilities` output. auto: a "
-            "softmax, or none for a model with a single logit (a regression "
-            "score), as a softmax over one logit is always 1"
+            "for a single-output model: the `probabilities` output. auto: "
+            "the model's problem_type if it has one (sigmoid for multi-label, "
+            "none for regression), else a softmax, or none for a model with "
+            "a single logit (a softmax over one logit is always 1)"
         ),
     )
     parser.add_argument(

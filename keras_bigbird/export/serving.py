@@ -111,8 +111,10 @@ def export_for_serving(
             check.
         probabilities: for a single-output model that returns logits:
             `"softmax"`, `"sigmoid"`, None (no `probabilities` output) or
-            `"auto"`: a softmax, or None for a model with a single logit.
-            `"softmax"` on a single logit raises a `ValueError`.
+            `"auto"`: the model's `problem_type` when it has one (a sigmoid
+            for multi-label, None for regression), else a softmax, or None
+            for a model with a single logit. `"softmax"` on a single logit
+            raises a `ValueError`.
         warmup_lengths: sequence lengths of the warmup requests; defaults to
             a short, a middle and the maximum length.
         warmup_batch_size: batch size of the warmup requests.
@@ -176,11 +178,13 @@ def export_for_serving(
     input_names = introspect.model_input_names(model)
     output_names = introspect.model_output_names(model)
     activation = introspect.output_activation(model)
-    problem_type = introspect.problem_type(model)
     if activation in (None, "linear"):
-        # Fails before writing anything: a softmax over one logit.
-        signatures.single_output_probabilities(
-            probabilities, introspect.single_output_width(model), problem_type
+        # Resolved once, before anything is written (a softmax over one
+        # logit fails here).
+        probabilities = signatures.single_output_probabilities(
+            probabilities,
+            introspect.single_output_width(model),
+            introspect.problem_type(model),
         )
     steps = introspect.preprocessor_steps(preprocessor)
     if steps is not None:
@@ -197,7 +201,7 @@ def export_for_serving(
         )
         outputs = model(features, training=False)
         return signatures.named_outputs(
-            outputs, output_names, probabilities, activation, problem_type
+            outputs, output_names, probabilities, activation
         )
 
     def serve_text(text):

@@ -148,9 +148,8 @@ def named_outputs(
     output: with `activation` None or `"linear"` it is `logits`, and
     `probabilities` (`"auto"`, `"softmax"` or `"sigmoid"`, None for none;
     see `single_output_probabilities`, which `problem_type` is passed to)
-    adds `probabilities`; with a softmax
-    or sigmoid `activation` it already is `probabilities`; with another
-    activation it is `outputs`.
+    adds `probabilities`; with a softmax or sigmoid `activation` it already
+    is `probabilities`; with another activation it is `outputs`.
     """
     if isinstance(outputs, dict):
         return dict(outputs)
