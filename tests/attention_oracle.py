@@ -99,8 +99,9 @@ def oracle_forward(
         weights: `OracleWeights`.
         query: `[batch, length, dim]`; `value` defaults to it, `key` to
             `value`.
-        graph: bool `[heads, length, length]` (query attends key), default
-            all True.
+        graph: bool `[heads, length, length]` (query attends key) or
+            `[batch, heads, length, length]` (per example), default all
+            True.
         padding_mask: bool `[batch, length]`, True for real tokens (keys
             that may be attended), default all True.
 
@@ -116,10 +117,10 @@ def oracle_forward(
         graph = np.ones((heads, length, length), bool)
     if padding_mask is None:
         padding_mask = np.ones((batch, length), bool)
-    mask = (
-        np.asarray(graph, bool)[None]
-        & np.asarray(padding_mask, bool)[:, None, None, :]
-    )
+    graph = np.asarray(graph, bool)
+    if graph.ndim == 3:
+        graph = graph[None]
+    mask = graph & np.asarray(padding_mask, bool)[:, None, None, :]
 
     q = _project(query, weights.query_kernel, weights.query_bias)
     k = _project(key, weights.key_kernel, weights.key_bias)
@@ -193,13 +194,15 @@ def oracle_backward(weights, forward, upstream):
     return input_grads, weight_grads
 
 
-def dynamic_signature(dim, with_padding_mask):
-    """A `tf.function` signature of `(query[, padding_mask])` with unknown
-    batch and length."""
+def dynamic_signature(dim, with_padding_mask, with_global_mask=False):
+    """A `tf.function` signature of `(query[, padding_mask][, global_mask])`
+    with unknown batch and length."""
     import tensorflow as tf
 
     specs = [tf.TensorSpec([None, None, dim], tf.float32)]
     if with_padding_mask:
+        specs.append(tf.TensorSpec([None, None], tf.bool))
+    if with_global_mask:
         specs.append(tf.TensorSpec([None, None], tf.bool))
     return specs
 

@@ -1,27 +1,20 @@
 """`BigBirdEncoderBlock`: attention and feed-forward with residuals."""
 
 import keras
+import numpy as np
 from keras import ops
 
-from keras_bigbird.layers.bigbird_attention import RANDOM_PATTERNS
-from keras_bigbird.layers.bigbird_attention import BigBirdAttention
+from keras_bigbird import patterns
+from keras_bigbird.layers.block_sparse_attention import BlockSparseAttention
+from keras_bigbird.layers.masking import check_batch_by_length
 from keras_bigbird.layers.masking import check_padding_mask
-from keras_bigbird.layers.sliding_window_attention import SlidingWindowAttention
+from keras_bigbird.layers.masking import merge_masks
+from keras_bigbird.patterns import legacy
 from keras_bigbird.utils import checks
 from keras_bigbird.utils import seeds
+from keras_bigbird.utils.initializers import clone_initializer
 
-ATTENTION_TYPES = ("block_sparse", "original_full", "window")
-
-
-def merge_masks(*masks):
-    """Logical AND of the non-None masks, as bool; None if all are None."""
-    merged = None
-    for mask in masks:
-        if mask is None:
-            continue
-        mask = ops.cast(mask, "bool")
-        merged = mask if merged is None else ops.logical_and(merged, mask)
-    return merged
+ATTENTION_TYPES = ("block_sparse", "original_full")
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
@@ -37,11 +30,13 @@ class BigBirdEncoderBlock(keras.layers.Layer):
     of `keras.layers.MultiHeadAttention` (so `set_weights` moves a trained
     block between the types):
 
-    - `"block_sparse"`: `BigBirdAttention` (global, window, random blocks).
+    - `"block_sparse"`: `BlockSparseAttention` on `pattern` (default
+      `BigBirdPattern()`: global, window and random blocks; any
+      `keras_bigbird.patterns` object, e.g. `WindowPattern(3)` for the
+      window alone).
     - `"original_full"`: `keras.layers.MultiHeadAttention`, dense attention
       (quadratic; the "original_full" mode of other BigBird code). Only this
       type takes a dense `attention_mask`.
-    - `"window"`: `SlidingWindowAttention`, the window alone (an ablation).
 
     Masking: pass `padding_mask` (`[batch, length]`, True for real tokens)
     or let a Keras mask flow in; both are combined. Padded positions are
@@ -59,11 +54,13 @@ class BigBirdEncoderBlock(keras.layers.Layer):
     Args:
         num_heads: number of attention heads; must divide the hidden size.
         intermediate_dim: hidden size of the feed-forward network.
-        block_size: tokens per attention block (`"block_sparse"` and
-            `"window"`).
-        num_random_blocks: random key blocks per query block
-            (`"block_sparse"`).
-        attention_type: `"block_sparse"`, `"original_full"` or `"window"`.
+        pattern: the `AttentionPattern` of `"block_sparse"` (or its
+            config); default `BigBirdPattern()`.
+        block_size: tokens per attention block (`"block_sparse"`).
+        attention_type: `"block_sparse"` or `"original_full"`.
+        causal: attend only keys at or before each query.
+        max_global_tokens: the most tokens `global_mask` may mark per
+            example (`"block_sparse"`; dense attention needs no cap).
         activation: of the feed-forward network (default `"gelu"`, exact).
         dropout: dropout rate after the attention and the feed-forward.
         attention_dropout: dropout rate on the attention probabilities.
@@ -73,16 +70,18 @@ class BigBirdEncoderBlock(keras.layers.Layer):
         gradient_checkpointing: recompute the block in the backward pass.
         seed: seed of the random attention pattern and of the dropouts;
             `None` draws one (stored in the config).
-        random_pattern: `"hashed"` or `"bigbird_original"` (the pattern of
-            the published checkpoints, `seed` being the layer index there);
-            see `BigBirdAttention`. `"block_sparse"` only.
-        max_sequence_length: with `"bigbird_original"`, the length the
-            original tables are drawn for; see `BigBirdAttention`.
+        num_random_blocks, random_pattern, max_sequence_length: release
+            0.1's pattern arguments, instead of `pattern` (a `BigBirdPattern`
+            or, with `random_pattern="bigbird_original"`, an
+            `OriginalBigBirdPattern` drawn for `max_sequence_length`
+            tokens); `attention_type="window"` is `WindowPattern(3)`.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
         inputs: `[batch, length, hidden_dim]`.
         padding_mask: optional `[batch, length]`, True for real tokens.
+        global_mask: optional `[batch, length]`, True for global tokens
+            (they attend every key and every query attends them).
         attention_mask: optional dense `[batch, length, length]` or
             `[batch, heads, length, length]` mask; `"original_full"` only.
         training: whether dropout (and checkpointing) is active.
@@ -90,8 +89,10 @@ class BigBirdEncoderBlock(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
+    >>> from keras_bigbird.patterns import BigBirdPattern
     >>> block = BigBirdEncoderBlock(num_heads=2, intermediate_dim=32,
-    ...                             block_size=4, num_random_blocks=1, seed=0)
+    ...                             pattern=BigBirdPattern(1), block_size=4,
+    ...                             seed=0)
     >>> x = np.zeros((1, 40, 16), "float32")
     >>> tuple(block(x, padding_mask=np.arange(40)[None] < 35).shape)
     (1, 40, 16)
@@ -105,9 +106,11 @@ class BigBirdEncoderBlock(keras.layers.Layer):
         self,
         num_heads,
         intermediate_dim,
+        pattern=None,
         block_size=64,
-        num_random_blocks=3,
         attention_type="block_sparse",
+        causal=False,
+        max_global_tokens=64,
         activation="gelu",
         dropout=0.0,
         attention_dropout=0.0,
@@ -117,27 +120,35 @@ class BigBirdEncoderBlock(keras.layers.Layer):
         bias_initializer="zeros",
         gradient_checkpointing=False,
         seed=None,
-        random_pattern="hashed",
+        num_random_blocks=None,
+        random_pattern=None,
         max_sequence_length=4096,
         **kwargs,
     ):
         checks.positive_int("num_heads", num_heads)
         checks.positive_int("intermediate_dim", intermediate_dim)
         checks.positive_int("block_size", block_size)
-        checks.non_negative_int("num_random_blocks", num_random_blocks)
-        checks.one_of("attention_type", attention_type, ATTENTION_TYPES)
+        checks.positive_int("max_sequence_length", max_sequence_length)
+        attention_type, pattern = legacy.resolve_pattern(
+            pattern,
+            attention_type,
+            num_random_blocks,
+            random_pattern,
+            table_length=max_sequence_length,
+        )
+        checks.non_negative_int("max_global_tokens", max_global_tokens)
         checks.rate("dropout", dropout)
         checks.rate("attention_dropout", attention_dropout)
-        checks.one_of("random_pattern", random_pattern, RANDOM_PATTERNS)
-        checks.positive_int("max_sequence_length", max_sequence_length)
         seed = seeds.resolve("seed", seed)
         super().__init__(**kwargs)
         self.supports_masking = True
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
+        self.pattern = pattern
         self.block_size = block_size
-        self.num_random_blocks = num_random_blocks
         self.attention_type = attention_type
+        self.causal = bool(causal)
+        self.max_global_tokens = max_global_tokens
         self.activation = keras.activations.get(activation)
         self.dropout = dropout
         self.attention_dropout = attention_dropout
@@ -147,16 +158,11 @@ class BigBirdEncoderBlock(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.gradient_checkpointing = bool(gradient_checkpointing)
         self.seed = seed
-        self.random_pattern = random_pattern
-        self.max_sequence_length = max_sequence_length
 
     def _initializers(self):
-        def clone(initializer):
-            return initializer.__class__.from_config(initializer.get_config())
-
         return dict(
-            kernel_initializer=clone(self.kernel_initializer),
-            bias_initializer=clone(self.bias_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
         )
 
     def _attention_layer(self, key_dim):
@@ -170,15 +176,13 @@ class BigBirdEncoderBlock(keras.layers.Layer):
             **self._initializers(),
         )
         if self.attention_type == "block_sparse":
-            return BigBirdAttention(
+            return BlockSparseAttention(
+                pattern=self.pattern,
                 block_size=self.block_size,
-                num_random_blocks=self.num_random_blocks,
-                random_pattern=self.random_pattern,
-                max_sequence_length=self.max_sequence_length,
+                causal=self.causal,
+                max_global_tokens=self.max_global_tokens,
                 **common,
             )
-        if self.attention_type == "window":
-            return SlidingWindowAttention(block_size=self.block_size, **common)
         return keras.layers.MultiHeadAttention(**common)
 
     def build(self, inputs_shape):
@@ -245,19 +249,31 @@ class BigBirdEncoderBlock(keras.layers.Layer):
         """The self-attention sublayer (depends on `attention_type`)."""
         return self._self_attention_layer
 
-    def attention_graph(self, seq_len):
-        """Which keys each query attends: numpy bool `[heads, seq, seq]`."""
-        if self.attention_type == "original_full":
-            import numpy as np
-
-            checks.positive_int("seq_len", seq_len)
-            return np.ones((self.num_heads, seq_len, seq_len), bool)
-        return self._self_attention_layer.attention_graph(seq_len)
+    def attention_graph(self, seq_len, padding_mask=None, global_mask=None):
+        """Which keys each query attends: numpy bool, as
+        `BlockSparseAttention.attention_graph` (dense for
+        `"original_full"`)."""
+        if self.attention_type == "block_sparse":
+            return self._self_attention_layer.attention_graph(
+                seq_len, padding_mask, global_mask
+            )
+        checks.positive_int("seq_len", seq_len)
+        graph = np.ones((1, self.num_heads, seq_len, seq_len), bool)
+        if self.causal:
+            graph &= np.tri(seq_len, dtype=bool)
+        if padding_mask is None and global_mask is None:
+            return graph[0]
+        batch = np.shape(padding_mask if padding_mask is not None else global_mask)[0]
+        graph = np.broadcast_to(graph, (batch, *graph.shape[1:])).copy()
+        if padding_mask is not None:
+            graph &= np.asarray(padding_mask, bool)[:, None, None, :]
+        return graph
 
     def call(
         self,
         inputs,
         padding_mask=None,
+        global_mask=None,
         attention_mask=None,
         training=None,
         mask=None,
@@ -273,14 +289,25 @@ class BigBirdEncoderBlock(keras.layers.Layer):
         if padding_mask is not None:
             # Before merging: a wrong shape would broadcast with the mask.
             padding_mask = check_padding_mask(padding_mask, inputs, "inputs")
+        if global_mask is not None:
+            global_mask = check_batch_by_length(
+                global_mask, "global_mask", inputs, "inputs"
+            )
+            if self.attention_type == "original_full":
+                # Dense attention: every token attends every key already.
+                global_mask = None
         padding_mask = merge_masks(mask, padding_mask)
         if self.gradient_checkpointing and training:
             return self._rematerialized(
-                inputs, padding_mask, attention_mask, training
+                inputs, padding_mask, global_mask, attention_mask, training
             )
-        return self._forward(inputs, padding_mask, attention_mask, training)
+        return self._forward(
+            inputs, padding_mask, global_mask, attention_mask, training
+        )
 
-    def _rematerialized(self, inputs, padding_mask, attention_mask, training):
+    def _rematerialized(
+        self, inputs, padding_mask, global_mask, attention_mask, training
+    ):
         # The only state the block changes while running is the dropout
         # random state (the seed generators, non-trainable). It is read
         # before the forward pass and restored at the start of `forward`, so
@@ -299,7 +326,9 @@ class BigBirdEncoderBlock(keras.layers.Layer):
             if not on_jax:
                 for variable, value in zip(states, snapshot):
                     variable.assign(value)
-            y = self._forward(x, padding_mask, attention_mask, training)
+            y = self._forward(
+                x, padding_mask, global_mask, attention_mask, training
+            )
             if on_jax:
                 return y, [ops.copy(v.value) for v in states]
             return y
@@ -311,10 +340,13 @@ class BigBirdEncoderBlock(keras.layers.Layer):
                 variable.assign(value)
         return outputs
 
-    def _attend(self, x, padding_mask, attention_mask, training):
+    def _attend(self, x, padding_mask, global_mask, attention_mask, training):
         if self.attention_type != "original_full":
             return self._self_attention_layer(
-                x, padding_mask=padding_mask, training=training
+                x,
+                padding_mask=padding_mask,
+                global_mask=global_mask,
+                training=training,
             )
         mask = attention_mask
         if padding_mask is not None:
@@ -323,14 +355,18 @@ class BigBirdEncoderBlock(keras.layers.Layer):
                 keys = keys[:, None]
             mask = merge_masks(mask, keys)
         return self._self_attention_layer(
-            x, x, attention_mask=mask, training=training
+            x,
+            x,
+            attention_mask=mask,
+            use_causal_mask=self.causal,
+            training=training,
         )
 
-    def _forward(self, x, padding_mask, attention_mask, training):
+    def _forward(self, x, padding_mask, global_mask, attention_mask, training):
         residual = x
         if self.normalize_first:
             x = self._self_attention_layer_norm(x)
-        x = self._attend(x, padding_mask, attention_mask, training)
+        x = self._attend(x, padding_mask, global_mask, attention_mask, training)
         x = self._self_attention_dropout(x, training=training)
         x = ops.add(x, residual)
         if not self.normalize_first:
@@ -357,9 +393,11 @@ class BigBirdEncoderBlock(keras.layers.Layer):
             {
                 "num_heads": self.num_heads,
                 "intermediate_dim": self.intermediate_dim,
+                "pattern": patterns.serialize(self.pattern),
                 "block_size": self.block_size,
-                "num_random_blocks": self.num_random_blocks,
                 "attention_type": self.attention_type,
+                "causal": self.causal,
+                "max_global_tokens": self.max_global_tokens,
                 "activation": serialize(self.activation),
                 "dropout": self.dropout,
                 "attention_dropout": self.attention_dropout,
@@ -369,8 +407,6 @@ class BigBirdEncoderBlock(keras.layers.Layer):
                 "bias_initializer": serialize(self.bias_initializer),
                 "gradient_checkpointing": self.gradient_checkpointing,
                 "seed": self.seed,
-                "random_pattern": self.random_pattern,
-                "max_sequence_length": self.max_sequence_length,
             }
         )
         return config

@@ -1,4 +1,5 @@
-"""Shape checks of `[batch, length]` inputs, shared by the layers."""
+"""Masks of `[batch, length]` inputs: shape checks and merging, shared by
+the layers."""
 
 from keras import ops
 
@@ -29,3 +30,14 @@ def check_padding_mask(padding_mask, inputs, inputs_name="query"):
     return check_batch_by_length(
         padding_mask, "padding_mask", inputs, inputs_name
     )
+
+
+def merge_masks(*masks):
+    """Logical AND of the non-None masks, as bool; None if all are None."""
+    merged = None
+    for mask in masks:
+        if mask is None:
+            continue
+        mask = ops.cast(mask, "bool")
+        merged = mask if merged is None else ops.logical_and(merged, mask)
+    return merged

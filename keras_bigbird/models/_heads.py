@@ -59,7 +59,6 @@ class TaskModel(FunctionalModel):
     the config.
     """
 
-    OPTIONAL_INPUTS = ("segment_ids",)
 
     def __init__(self, inputs, outputs, dtype=None, **kwargs):
         encoder = getattr(self, "encoder", None)

@@ -27,9 +27,9 @@ class FunctionalModel(keras.Model):
 
     Subclasses build their graph in `__init__`, store every argument and
     return them from `get_config()`; `from_config` calls the constructor.
-    Inputs listed in `OPTIONAL_INPUTS` may be left out of the input dict
-    (also in `fit`/`predict` on a `tf.data` dataset); they are then passed as
-    None to the graph.
+    Inputs made with `keras.Input(..., optional=True)` may be left out of
+    the input dict (also in `fit`/`predict` on a `tf.data` dataset); they
+    are then passed as None to the graph.
 
     The constructor takes `inputs`, `outputs`, `dtype` and the keyword
     arguments of `keras.Model` that functional models honour (`name`,
@@ -40,21 +40,28 @@ class FunctionalModel(keras.Model):
     add loss scaling under `"mixed_float16"`.
     """
 
-    OPTIONAL_INPUTS = ()
-
     def __init__(self, inputs, outputs, dtype=None, **kwargs):
         check_model_kwargs(type(self).__name__, kwargs)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         if dtype is not None:
             self.dtype_policy = keras.dtype_policies.get(dtype)
 
-    def _with_optional_inputs(self, inputs):
+    @property
+    def optional_inputs(self):
+        """Names of the inputs that may be left out of the input dict."""
         expected = self.input
-        if isinstance(inputs, dict) and isinstance(expected, dict):
+        if not isinstance(expected, dict):
+            return ()
+        return tuple(
+            name
+            for name, tensor in expected.items()
+            if getattr(tensor._keras_history[0], "optional", False)
+        )
+
+    def _with_optional_inputs(self, inputs):
+        if isinstance(inputs, dict) and isinstance(self.input, dict):
             missing = [
-                name
-                for name in self.OPTIONAL_INPUTS
-                if name in expected and name not in inputs
+                name for name in self.optional_inputs if name not in inputs
             ]
             if missing:
                 inputs = dict(inputs, **{name: None for name in missing})

@@ -2,10 +2,10 @@
 
 import keras
 
+from keras_bigbird import patterns
 from keras_bigbird.layers.bigbird_embedding import BigBirdEmbedding
-from keras_bigbird.layers.bigbird_attention import RANDOM_PATTERNS
-from keras_bigbird.layers.bigbird_encoder_block import ATTENTION_TYPES
 from keras_bigbird.layers.bigbird_encoder_block import BigBirdEncoderBlock
+from keras_bigbird.patterns import legacy
 from keras_bigbird.models import presets as preset_configs
 from keras_bigbird.models.base import FunctionalModel
 from keras_bigbird.models.base import check_model_kwargs
@@ -32,20 +32,24 @@ class BigBirdEncoder(FunctionalModel):
         - `"padding_mask"`: 1 for real tokens, 0 for padding.
         - `"segment_ids"`: optional segment (token type) ids; zeros when
           left out of the dict.
+        - `"global_mask"`: optional, 1 for global tokens (ETC-style: they
+          attend every key and every query attends them, in every layer),
+          at most `max_global_tokens` per example.
 
     Outputs (a dict):
         - `"sequence_output"`: `[batch, length, hidden_dim]`.
         - `"pooled_output"`: `[batch, hidden_dim]`, a tanh dense layer on
           the first token (`[CLS]`/`<s>`).
 
-    Layer `i` uses the seed `BigBirdEncoder.layer_seed(seed, i)`, so every
-    layer has its own random attention pattern, fixed by `seed`. With
-    the block-sparse pattern, the graph depends on the padded length of the
-    batch (its last block is global and the random blocks are drawn for
-    its number of blocks): outputs of real tokens do not change with extra
-    padding as long as the number of blocks stays the same, so pad every
-    batch to the same length (a multiple of `block_size`) when outputs must
-    be comparable across batches.
+    Layer `i` uses the seed `pattern.layer_seed(seed, i)`
+    (`BigBirdEncoder.layer_seed(seed, i)` for every built-in pattern but
+    `OriginalBigBirdPattern`, which seeds layer `i` with `i` as the
+    published checkpoints do), so every layer has its own random attention
+    pattern, fixed by `seed`. Each example's graph comes from its own real
+    length (see `BlockSparseAttention`), so its outputs do not depend on
+    the padding or on the other examples of its batch (except with
+    `OriginalBigBirdPattern`, which keeps the original's graph of the
+    padded length).
 
     Args:
         vocabulary_size: number of token ids.
@@ -56,7 +60,8 @@ class BigBirdEncoder(FunctionalModel):
         max_sequence_length: number of learned positions; longer inputs
             raise a `ValueError`.
         block_size: tokens per attention block.
-        num_random_blocks: random key blocks per query block.
+        pattern: the attention pattern of every layer (an
+            `AttentionPattern` or its config); default `BigBirdPattern()`.
         dropout: dropout rate of the embeddings and of the block outputs.
         attention_dropout: dropout rate on the attention probabilities.
         num_segments: number of segment ids (0: no `segment_ids` input).
@@ -65,18 +70,20 @@ class BigBirdEncoder(FunctionalModel):
         gradient_checkpointing: recompute every block in the backward pass
             (less memory, about one more forward pass of compute).
         seed: seed of the random patterns and the dropouts.
-        attention_type: `"block_sparse"` (BigBird), `"original_full"` (dense
-            `keras.layers.MultiHeadAttention`, same weights) or `"window"`
-            (window only, an ablation).
+        attention_type: `"block_sparse"` (`pattern`) or `"original_full"`
+            (dense `keras.layers.MultiHeadAttention`, same weights).
         activation: of the feed-forward networks.
         layer_norm_epsilon: epsilon of every layer norm.
         initializer_range: stddev of the truncated normal initializers.
-        random_pattern: `"hashed"` (the package's pattern, from `seed` and
-            the layer index) or `"bigbird_original"`: the random blocks the
-            published checkpoints were trained with: encoder layer `i` is
-            seeded with `i` as there (its pattern and its dropouts; `seed`
-            seeds the embeddings), and the pattern is drawn for
-            `max_sequence_length` tokens. See `BigBirdAttention`.
+        causal: attend only keys at or before each query (a decoder-only
+            stack, e.g. a language model).
+        max_global_tokens: the most tokens `global_mask` may mark per
+            example.
+        num_random_blocks, random_pattern: release 0.1's pattern arguments,
+            instead of `pattern`: `BigBirdPattern(num_random_blocks)` or,
+            with `random_pattern="bigbird_original"`,
+            `OriginalBigBirdPattern(num_random_blocks, max_sequence_length)`
+            (`attention_type="window"` is `WindowPattern(3)`).
         dtype: dtype policy of the model and of its layers (e.g.
             `"mixed_bfloat16"`); None for the global policy. It is saved
             in the config, and `compile()` adds loss scaling under
@@ -100,7 +107,6 @@ class BigBirdEncoder(FunctionalModel):
         - [Zaheer et al., 2020](https://arxiv.org/abs/2007.14062)
     """
 
-    OPTIONAL_INPUTS = ("segment_ids",)
 
     def __init__(
         self,
@@ -111,7 +117,7 @@ class BigBirdEncoder(FunctionalModel):
         intermediate_dim=3072,
         max_sequence_length=4096,
         block_size=64,
-        num_random_blocks=3,
+        pattern=None,
         dropout=0.1,
         attention_dropout=0.1,
         num_segments=2,
@@ -122,7 +128,10 @@ class BigBirdEncoder(FunctionalModel):
         activation="gelu",
         layer_norm_epsilon=1e-12,
         initializer_range=0.02,
-        random_pattern="hashed",
+        causal=False,
+        max_global_tokens=64,
+        num_random_blocks=None,
+        random_pattern=None,
         dtype=None,
         **kwargs,
     ):
@@ -135,8 +144,14 @@ class BigBirdEncoder(FunctionalModel):
                 "`hidden_dim` must be a multiple of `num_heads`. Received: "
                 f"hidden_dim={hidden_dim}, num_heads={num_heads}"
             )
-        checks.one_of("attention_type", attention_type, ATTENTION_TYPES)
-        checks.one_of("random_pattern", random_pattern, RANDOM_PATTERNS)
+        checks.positive_int("max_sequence_length", max_sequence_length)
+        attention_type, pattern = legacy.resolve_pattern(
+            pattern,
+            attention_type,
+            num_random_blocks,
+            random_pattern,
+            table_length=max_sequence_length,
+        )
         seed = seeds.resolve("seed", seed)
 
         # === Layers ===
@@ -158,9 +173,11 @@ class BigBirdEncoder(FunctionalModel):
             BigBirdEncoderBlock(
                 num_heads=num_heads,
                 intermediate_dim=intermediate_dim,
+                pattern=pattern,
                 block_size=block_size,
-                num_random_blocks=num_random_blocks,
                 attention_type=attention_type,
+                causal=causal,
+                max_global_tokens=max_global_tokens,
                 activation=activation,
                 dropout=dropout,
                 attention_dropout=attention_dropout,
@@ -170,14 +187,7 @@ class BigBirdEncoder(FunctionalModel):
                     initializer_range
                 ),
                 gradient_checkpointing=gradient_checkpointing,
-                # The published checkpoints seed layer i's pattern with i.
-                seed=(
-                    i
-                    if random_pattern == "bigbird_original"
-                    else self.layer_seed(seed, i)
-                ),
-                random_pattern=random_pattern,
-                max_sequence_length=max_sequence_length,
+                seed=pattern.layer_seed(seed, i),
                 dtype=dtype,
                 name=f"encoder_layer_{i}",
             )
@@ -208,9 +218,13 @@ class BigBirdEncoder(FunctionalModel):
                 shape=(None,), dtype="int32", name="segment_ids", optional=True
             )
             inputs["segment_ids"] = segment_ids
+        global_mask = keras.Input(
+            shape=(None,), dtype="int32", name="global_mask", optional=True
+        )
+        inputs["global_mask"] = global_mask
         x = self.embeddings(token_ids, segment_ids)
         for layer in self.encoder_layers:
-            x = layer(x, padding_mask=padding_mask)
+            x = layer(x, padding_mask=padding_mask, global_mask=global_mask)
         if self.final_layer_norm is not None:
             x = self.final_layer_norm(x)
         sequence_output = x
@@ -233,7 +247,7 @@ class BigBirdEncoder(FunctionalModel):
         self.intermediate_dim = intermediate_dim
         self.max_sequence_length = max_sequence_length
         self.block_size = block_size
-        self.num_random_blocks = num_random_blocks
+        self.pattern = pattern
         self.dropout = dropout
         self.attention_dropout = attention_dropout
         self.num_segments = num_segments
@@ -244,7 +258,8 @@ class BigBirdEncoder(FunctionalModel):
         self.activation = activation
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
-        self.random_pattern = random_pattern
+        self.causal = causal
+        self.max_global_tokens = max_global_tokens
 
     @staticmethod
     def layer_seed(seed, index):
@@ -266,9 +281,14 @@ class BigBirdEncoder(FunctionalModel):
         name: p["description"] for name, p in preset_configs.PRESETS.items()
     }
 
-    def attention_graph(self, layer_index, seq_len):
-        """The graph of encoder layer `layer_index`: bool `[heads, seq, seq]`."""
-        return self.encoder_layers[layer_index].attention_graph(seq_len)
+    def attention_graph(
+        self, layer_index, seq_len, padding_mask=None, global_mask=None
+    ):
+        """The graph of encoder layer `layer_index` (numpy bool), as
+        `BlockSparseAttention.attention_graph`."""
+        return self.encoder_layers[layer_index].attention_graph(
+            seq_len, padding_mask, global_mask
+        )
 
     def get_config(self):
         activation = self.activation
@@ -285,7 +305,7 @@ class BigBirdEncoder(FunctionalModel):
             "intermediate_dim": self.intermediate_dim,
             "max_sequence_length": self.max_sequence_length,
             "block_size": self.block_size,
-            "num_random_blocks": self.num_random_blocks,
+            "pattern": patterns.serialize(self.pattern),
             "dropout": self.dropout,
             "attention_dropout": self.attention_dropout,
             "num_segments": self.num_segments,
@@ -296,7 +316,8 @@ class BigBirdEncoder(FunctionalModel):
             "activation": activation,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "initializer_range": self.initializer_range,
-            "random_pattern": self.random_pattern,
+            "causal": self.causal,
+            "max_global_tokens": self.max_global_tokens,
         }
 
     @classmethod

@@ -4,11 +4,13 @@ Each preset is a dict of `BigBirdEncoder` arguments plus a description.
 `BigBirdEncoder.from_preset(name, **overrides)` builds one.
 """
 
+from keras_bigbird.patterns import BigBirdPattern
+
 _ROBERTA_COMMON = {
     "vocabulary_size": 50358,
     "max_sequence_length": 4096,
     "block_size": 64,
-    "num_random_blocks": 3,
+    "pattern": BigBirdPattern(num_random_blocks=3),
     "dropout": 0.1,
     "attention_dropout": 0.1,
     "num_segments": 2,
@@ -55,7 +57,7 @@ PRESETS = {
             "intermediate_dim": 64,
             "max_sequence_length": 4096,
             "block_size": 16,
-            "num_random_blocks": 2,
+            "pattern": BigBirdPattern(num_random_blocks=2),
             "dropout": 0.1,
             "attention_dropout": 0.1,
             "num_segments": 2,
@@ -72,4 +74,10 @@ def preset_config(preset, **overrides):
             "Received an invalid value for argument `preset`, expected one "
             f"of {sorted(PRESETS)}. Received: preset={preset!r}"
         )
-    return {**PRESETS[preset]["config"], **overrides}
+    config = dict(PRESETS[preset]["config"])
+    if {"num_random_blocks", "random_pattern"} & set(overrides) or (
+        overrides.get("attention_type") == "window"
+    ):
+        # Release 0.1's pattern arguments replace the preset's pattern.
+        config.pop("pattern")
+    return {**config, **overrides}

@@ -1,9 +1,11 @@
-"""Block-sparse attention math, in `keras.ops`.
+"""Block-sparse attention math on a `BlockGraph`, in `keras.ops`.
 
-Tensors are laid out `[batch, heads, length, depth]`. The sparse path never
-builds a `[length, length]` tensor: the two global query blocks attend every
-key (`2 * block_size` rows), and every middle query block attends a fixed
-number of key blocks gathered with one `take` per tensor, so time and memory
+Tensors are laid out `[batch, heads, length, depth]` with `length` a multiple
+of the block size. The sparse path never builds a `[length, length]` tensor:
+every query block attends its key blocks (and the global tokens), gathered
+with one `take` per tensor and multiplied block by block; the query tokens
+that attend every key (global blocks, global tokens) are gathered and
+attend densely; their rows replace those of the block path. Time and memory
 grow linearly with the length.
 """
 
@@ -62,106 +64,254 @@ def dense_attention(query, key, value, mask, dropout=None):
     return attend(scores, mask, value, dropout)
 
 
+def _batch_independent(table):
+    return table.shape[0] == 1
+
+
+def _gather_blocks(x, table):
+    """`x [batch, heads, blocks, block, d]` at `table [b|1, heads, n, s]`.
+
+    Returns `[batch, heads, n, s, block, d]`: one `take` per tensor.
+    """
+    batch, heads = ops.shape(x)[0], ops.shape(x)[1]
+    num_blocks, block, depth = ops.shape(x)[2], x.shape[3], x.shape[4]
+    head_offsets = ops.arange(heads, dtype="int32")[:, None, None] * num_blocks
+    if _batch_independent(table):
+        flat = ops.reshape(x, (batch, -1, block, depth))
+        return ops.take(flat, table[0] + head_offsets, axis=1)
+    flat = ops.reshape(x, (-1, block, depth))
+    batch_offsets = ops.arange(batch, dtype="int32") * (heads * num_blocks)
+    index = table + head_offsets[None] + batch_offsets[:, None, None, None]
+    return ops.take(flat, index, axis=0)
+
+
+def _gather_token_blocks(x, table):
+    """`x [batch or 1, blocks, block]` (no heads) at `table`.
+
+    Returns `[batch, heads, n, s, block]`.
+    """
+    if x.shape[0] == 1:
+        return ops.take(x[0], table, axis=0)
+    if _batch_independent(table):
+        return ops.take(x, table[0], axis=1)
+    num_blocks = ops.shape(x)[1]
+    flat = ops.reshape(x, (-1, x.shape[-1]))
+    offsets = ops.arange(ops.shape(x)[0], dtype="int32") * num_blocks
+    return ops.take(flat, table + offsets[:, None, None, None], axis=0)
+
+
+def _take_tokens(x, tokens):
+    """`x [batch, heads, length, d]` at `tokens [batch or 1, n]`."""
+    if _batch_independent(tokens):
+        return ops.take(x, tokens[0], axis=2)
+    return ops.take_along_axis(x, tokens[:, None, :, None], axis=2)
+
+
+def _global_blocks(graph):
+    """The global tokens padded to whole blocks: `(tokens, valid)`."""
+    pad = graph.global_blocks * graph.block_size - graph.global_tokens.shape[-1]
+    widths = ((0, 0), (0, pad))
+    return ops.pad(graph.global_tokens, widths), ops.pad(graph.global_valid, widths)
+
+
+def _block_keys(graph, length, key=None, value=None):
+    """The keys, values and mask of every query block.
+
+    Returns `(keys, values, mask)`: `[batch, heads, n, slots * block,
+    depth]` (None when `key`/`value` is None) and bool `[batch, heads, n,
+    1 or block, slots * block]` (`block` rows when causal).
+    """
+    block = graph.block_size
+    table, valid = graph.key_blocks, graph.key_valid
+    mask_batch = ops.shape(graph.block_key_mask)[0]
+    mask = ops.reshape(graph.block_key_mask, (mask_batch, -1, block))
+    positions = ops.reshape(ops.arange(length, dtype="int32"), (1, -1, block))
+
+    def blocks(x):
+        if x is None:
+            return None
+        return ops.reshape(
+            x, (ops.shape(x)[0], ops.shape(x)[1], -1, block, x.shape[-1])
+        )
+
+    key, value = blocks(key), blocks(value)
+    if graph.global_tokens is not None:
+        tokens, token_valid = _global_blocks(graph)
+        batch = ops.shape(tokens)[0]
+        shape = (batch, graph.global_blocks, block)
+
+        def with_global(x):
+            if x is None:
+                return None
+            extra = ops.take_along_axis(
+                ops.reshape(x, (batch, ops.shape(x)[1], -1, x.shape[-1])),
+                tokens[:, None, :, None],
+                axis=2,
+            )
+            extra = ops.reshape(extra, (batch, ops.shape(x)[1], -1, block, x.shape[-1]))
+            return ops.concatenate([x, extra], axis=2)
+
+        key, value = with_global(key), with_global(value)
+        mask = ops.concatenate([mask, ops.reshape(token_valid, shape)], axis=1)
+        positions = ops.concatenate(
+            [positions + ops.zeros((batch, 1, 1), "int32"), ops.reshape(tokens, shape)],
+            axis=1,
+        )
+        # Every query block attends the global blocks, appended after the
+        # `num_blocks` blocks of the sequence.
+        extra = graph.num_blocks + ops.arange(graph.global_blocks, dtype="int32")
+        extra = extra + table[..., :1] * 0
+        table = ops.concatenate([table, extra], axis=-1)
+        valid = ops.concatenate([valid, extra >= 0], axis=-1)
+
+    slots = table.shape[-1]
+    key_mask = ops.logical_and(_gather_token_blocks(mask, table), valid[..., None])
+    key_mask = ops.reshape(
+        key_mask, (ops.shape(key_mask)[0], ops.shape(table)[1], -1, 1, slots * block)
+    )
+    if graph.causal:
+        key_positions = _gather_token_blocks(positions, table)
+        key_positions = ops.reshape(
+            key_positions, (-1, ops.shape(table)[1], ops.shape(table)[2], 1, slots * block)
+        )
+        query_positions = ops.reshape(
+            ops.arange(length, dtype="int32"), (-1, block, 1)
+        )
+        key_mask = ops.logical_and(key_mask, key_positions <= query_positions)
+
+    def gathered(x):
+        if x is None:
+            return None
+        x = _gather_blocks(x, table)
+        return ops.reshape(
+            x, (ops.shape(x)[0], ops.shape(x)[1], -1, slots * block, x.shape[-1])
+        )
+
+    return gathered(key), gathered(value), key_mask
+
+
+def _row_mask(graph, length):
+    """Keys of the query tokens that attend every key: `[b, 1, rows, len]`."""
+    mask = graph.key_mask[:, None, None, :]
+    if graph.causal:
+        positions = ops.arange(length, dtype="int32")[None, None, None, :]
+        mask = ops.logical_and(
+            mask, positions <= graph.row_tokens[:, None, :, None]
+        )
+    return mask
+
+
+def _merge_rows(graph, rows, table_rows):
+    """`table_rows [batch, heads, length, x]` with the rows of `row_tokens`
+    replaced by `rows [batch, heads, num_rows, x]`."""
+    back = _take_tokens(rows, graph.row_slot())
+    return ops.where(graph.row_mask[:, None, :, None], back, table_rows)
+
+
 def block_sparse_attention(
-    query, key, value, key_mask, key_blocks, key_blocks_valid, block_size,
-    dropout=None,
+    query, key, value, graph, dropout=None, return_probs=False
 ):
-    """BigBird attention with global first/last blocks.
+    """Attention of every query over the keys its `graph` allows.
 
     Args:
         query: `[batch, heads, length, depth]`, already scaled; `length` is
-            a multiple of `block_size` with at least 3 blocks.
+            a multiple of `graph.block_size`.
         key: `[batch, heads, length, depth]`.
         value: `[batch, heads, length, value_depth]`.
-        key_mask: bool `[batch, length]`, True for keys that may be attended.
-        key_blocks: int32 `[heads, num_blocks - 2, slots]`: the key blocks of
-            each middle query block (see `random_pattern.key_block_table`).
-        key_blocks_valid: bool, same shape; invalid slots get zero weight.
-        block_size: int.
+        graph: a `BlockGraph` for this batch.
         dropout: optional callable applied to the probabilities.
+        return_probs: also return the probabilities as a dense `[batch,
+            heads, length, length]` tensor (quadratic: inspection only).
 
     Returns:
-        `(output, global_probs, middle_probs)`: output `[batch, heads,
-        length, value_depth]`; probabilities of the global query rows
-        `[batch, heads, 2 * block_size, length]` and of the middle query
-        blocks `[batch, heads, num_blocks - 2, block_size, slots *
-        block_size]`.
+        `(output [batch, heads, length, value_depth], probs or None)`.
     """
     batch, heads = ops.shape(query)[0], ops.shape(query)[1]
     length = ops.shape(query)[2]
+    block = graph.block_size
     depth, value_depth = query.shape[-1], value.shape[-1]
 
-    # The first and last query blocks attend every key.
-    global_query = ops.concatenate(
-        [query[:, :, :block_size], query[:, :, length - block_size :]], axis=2
-    )
-    global_out, global_probs = dense_attention(
-        global_query, key, value, key_mask[:, None, None, :], dropout
-    )
+    keys, values, mask = _block_keys(graph, length, key, value)
+    query_blocks = ops.reshape(query, (batch, heads, -1, block, depth))
+    scores = ops.matmul(query_blocks, ops.swapaxes(keys, -1, -2))
+    output, probs = attend(scores, mask, values, dropout)
+    output = ops.reshape(output, (batch, heads, length, value_depth))
 
-    # Every middle query block attends its gathered key blocks.
-    def gather_blocks(x):
-        # [batch, heads * blocks, block, depth] indexed per head in one take.
-        flat = ops.reshape(x, (batch, -1, block_size, x.shape[-1]))
-        num_blocks = ops.shape(flat)[1] // heads
-        offsets = ops.arange(heads, dtype="int32")[:, None, None] * num_blocks
-        return ops.take(flat, key_blocks + offsets, axis=1)
-
-    slots = key_blocks.shape[-1]
-    middle_query = ops.reshape(
-        query[:, :, block_size : length - block_size],
-        (batch, heads, -1, block_size, depth),
-    )
-    middle_key = ops.reshape(
-        gather_blocks(key), (batch, heads, -1, slots * block_size, depth)
-    )
-    middle_value = ops.reshape(
-        gather_blocks(value),
-        (batch, heads, -1, slots * block_size, value_depth),
-    )
-    block_mask = ops.take(
-        ops.reshape(key_mask, (batch, -1, block_size)), key_blocks, axis=1
-    )
-    block_mask = ops.logical_and(block_mask, key_blocks_valid[None, ..., None])
-    block_mask = ops.reshape(block_mask, (batch, heads, -1, 1, slots * block_size))
-    scores = ops.matmul(middle_query, ops.swapaxes(middle_key, -1, -2))
-    middle_out, middle_probs = attend(scores, block_mask, middle_value, dropout)
-    middle_out = ops.reshape(middle_out, (batch, heads, -1, value_depth))
-
-    output = ops.concatenate(
-        [
-            global_out[:, :, :block_size],
-            middle_out,
-            global_out[:, :, block_size:],
-        ],
-        axis=2,
-    )
-    return output, global_probs, middle_probs
+    row_probs = None
+    if graph.row_tokens is not None:
+        row_output, row_probs = dense_attention(
+            _take_tokens(query, graph.row_tokens),
+            key,
+            value,
+            _row_mask(graph, length),
+            dropout,
+        )
+        output = _merge_rows(graph, row_output, output)
+    if not return_probs:
+        return output, None
+    return output, _to_dense(graph, length, probs, row_probs)
 
 
-def sparse_probabilities_to_dense(
-    global_probs, middle_probs, key_blocks, key_blocks_valid, block_size
-):
-    """Scatter block-sparse probabilities into `[batch, heads, len, len]`.
+def _to_dense(graph, length, block_values, row_values):
+    """Scatters per-block values (probabilities, masks) into `[b, h, L, L]`.
 
-    Quadratic in the length: only for `return_attention_scores=True`.
+    `block_values` is `[batch, heads, n, block, slots * block]` in the
+    layout of `_block_keys`, `row_values` `[batch, heads, rows, length]`.
+    A key block that appears twice in a row adds up.
     """
-    batch, heads = ops.shape(global_probs)[0], ops.shape(global_probs)[1]
-    length = ops.shape(global_probs)[3]
-    num_blocks = length // block_size
-    slots = key_blocks.shape[-1]
-    hits = ops.one_hot(key_blocks, num_blocks, dtype=middle_probs.dtype)
-    hits = hits * ops.cast(key_blocks_valid, middle_probs.dtype)[..., None]
-    blocks = ops.reshape(
-        middle_probs, (batch, heads, -1, block_size, slots, block_size)
+    block = graph.block_size
+    num_blocks = length // block
+    table, valid = graph.key_blocks, graph.key_valid
+    own_slots = table.shape[-1]
+    shape = ops.shape(block_values)
+    values = ops.reshape(
+        block_values, (shape[0], shape[1], -1, block, graph.slots, block)
     )
-    middle = ops.einsum("bhnqsk,hnsj->bhnqjk", blocks, hits)
-    middle = ops.reshape(middle, (batch, heads, -1, length))
-    return ops.concatenate(
-        [
-            global_probs[:, :, :block_size],
-            middle,
-            global_probs[:, :, block_size:],
-        ],
-        axis=2,
+    hits = ops.one_hot(table, num_blocks, dtype=block_values.dtype)
+    hits = hits * ops.cast(valid, block_values.dtype)[..., None]
+    own = values[:, :, :, :, :own_slots]
+    if _batch_independent(table):
+        dense = ops.einsum("bhnqsk,hnsj->bhnqjk", own, hits[0])
+    else:
+        dense = ops.einsum("bhnqsk,bhnsj->bhnqjk", own, hits)
+    dense = ops.reshape(dense, (shape[0], shape[1], length, length))
+    if graph.global_tokens is not None:
+        tokens, token_valid = _global_blocks(graph)
+        extra = ops.reshape(
+            values[:, :, :, :, own_slots:],
+            (shape[0], shape[1], length, -1),
+        )
+        token_hits = ops.one_hot(tokens, length, dtype=block_values.dtype)
+        token_hits = token_hits * ops.cast(token_valid, block_values.dtype)[..., None]
+        dense = dense + ops.einsum("bhqg,bgl->bhql", extra, token_hits)
+    if row_values is not None:
+        dense = _merge_rows(graph, row_values, dense)
+    return dense
+
+
+def dense_mask(graph, length):
+    """The graph as a bool `[batch, heads, length, length]` mask.
+
+    Entry `[b, h, i, j]` is True exactly when query `i` attends key `j`
+    (padded keys excluded). Quadratic in the length: for short sequences
+    and inspection.
+    """
+    _, _, mask = _block_keys(graph, length)
+    block = graph.block_size
+    shape = ops.shape(mask)
+    values = ops.cast(
+        ops.broadcast_to(mask, (shape[0], shape[1], shape[2], block, shape[4])),
+        "float32",
     )
+    rows = None
+    if graph.row_tokens is not None:
+        rows = ops.cast(
+            ops.logical_and(
+                _row_mask(graph, length), graph.row_valid[:, None, :, None]
+            ),
+            "float32",
+        )
+        rows = ops.broadcast_to(
+            rows, (ops.shape(rows)[0], shape[1], ops.shape(rows)[2], length)
+        )
+    return _to_dense(graph, length, values, rows) > 0

@@ -337,6 +337,14 @@ def _dynamic_random_blocks(
     return ops.slice(table, (0, 0, 0), (num_heads, num_blocks - 2, r))
 
 
+def _fixed_blocks(num_blocks, num_heads, xp):
+    """`[0, i - 1, i, i + 1, num_blocks - 1]` of middle query blocks `i`."""
+    blocks, valid = random_pattern.bigbird_key_blocks(
+        num_blocks, num_heads, 0, 0, xp=xp
+    )
+    return blocks[0, :, 1:-1], valid[0, :, 1:-1]
+
+
 def key_block_table(
     num_blocks,
     block_size,
@@ -380,8 +388,8 @@ def key_block_table(
             seed,
             max_sequence_length,
         )
-        fixed, fixed_valid = random_pattern.key_block_table(
-            int(num_blocks), num_heads, 0, 0, random_pattern.NUMPY
+        fixed, fixed_valid = _fixed_blocks(
+            int(num_blocks), num_heads, random_pattern.NUMPY
         )
         blocks = np.concatenate([fixed.astype(np.int32), rand], axis=-1)
         valid = np.concatenate([fixed_valid, np.ones_like(rand, bool)], axis=-1)
@@ -397,9 +405,7 @@ def key_block_table(
         int(seed),
         max_sequence_length,
     )
-    fixed, fixed_valid = random_pattern.key_block_table(
-        num_blocks, num_heads, 0, 0, xp
-    )
+    fixed, fixed_valid = _fixed_blocks(num_blocks, num_heads, xp)
     return (
         xp.concatenate([fixed, xp.cast(rand, "int32")], axis=-1),
         xp.concatenate([fixed_valid, xp.ones_like(rand, "bool")], axis=-1),

@@ -1,14 +1,14 @@
-"""The BigBird (ITC) block graph: global, sliding-window and random blocks.
+"""The BigBird (ITC) key-block table: global, sliding-window and random blocks.
 
 The random blocks come from a counter-based integer hash of `(seed, head,
-row, draw)`, not from a stored table. Every function takes `xp`, either
-`keras.ops` (in the layer: the number of blocks may then be a symbolic tensor,
-so one traced graph serves every sequence length, from variable-length
-`model.fit` batches to a SavedModel that accepts any length) or numpy (for
-`attention_graph`). It is one piece of code either way, so the graph the tests
-check is the graph the layer computes, no index can point past the last
-block, and the pattern for a length is the same in eager, `tf.function`, XLA,
-JAX and after save/load.
+query block, draw)`, not from a stored table. Every function takes `xp`,
+either `keras.ops` (in the layer: the number of blocks may then be a symbolic
+tensor, so one traced graph serves every sequence length, from
+variable-length `model.fit` batches to a SavedModel that accepts any length,
+and the number of real blocks may differ per example) or numpy (constants
+for static lengths, and the tests). It is one piece of code either way, so
+no index can point past the last block, and the pattern for a length is the
+same in eager, `tf.function`, XLA, JAX and after save/load.
 
 All arithmetic stays in int32 and below 2**31: every product is of two
 numbers under `_PRIME` (< sqrt(2**31)), so results agree on every backend.
@@ -29,10 +29,6 @@ NUMPY = types.SimpleNamespace(
 _PRIME = 46337  # largest prime below sqrt(2**31); gcd(3, _PRIME - 1) == 1
 _MULTIPLIER = 40503
 
-# A middle query block attends, besides its random blocks: the first global
-# block, its left neighbour, itself, its right neighbour, the last global block.
-NUM_FIXED_KEY_BLOCKS = 5
-
 
 def _mix(xp, state, value):
     """One bijective round (for fixed `value`): add, multiply, cube mod p."""
@@ -51,126 +47,127 @@ def _hash(xp, seed, head, row, draw):
     return state
 
 
-def random_blocks(num_blocks, num_heads, num_random_blocks, seed, xp=ops):
-    """Random key blocks of every middle query block, per head.
+def _random_blocks(xp, rows, heads, n, r, seed, g, half, causal):
+    """`r` distinct random key blocks per query block: `(blocks, valid)`.
 
-    Query block `i` in `[1, num_blocks - 2]` draws `num_random_blocks`
-    distinct blocks, without replacement, from the blocks that are neither
-    global (`0`, `num_blocks - 1`) nor in its window (`i - 1`, `i`, `i + 1`):
-    the candidates are `[1, i - 2]` and `[i + 2, num_blocks - 2]`. Where there
-    are fewer candidates than draws, all candidates are taken and the spare
-    slots are marked invalid. Sampling uses Floyd's algorithm, unrolled over
-    the (static) number of draws, so it is vectorised and has no data-dependent
-    control flow.
-
-    Args:
-        num_blocks: int or scalar int32 tensor, at least 3.
-        num_heads: int.
-        num_random_blocks: int.
-        seed: int in `[0, 2**31)`.
-        xp: `keras.ops` or `NUMPY`.
-
-    Returns:
-        `(blocks, valid)`: int32 `[num_heads, num_blocks - 2,
-        num_random_blocks]` block indices (0 where invalid) and a bool tensor
-        of the same shape.
+    Query block `i` draws without replacement from the blocks that are
+    neither global (the first and last `g` of its `n` real blocks) nor in
+    its window (`i - half .. i + half`), and with `causal` only from blocks
+    before its window. Those candidates are two ranges, `[g, i - half)` and
+    `[i + half + 1, n - g)`. Where there are fewer candidates than draws,
+    all are taken and the spare slots are invalid. Floyd's algorithm,
+    unrolled over the (static) number of draws, keeps it vectorised with no
+    data-dependent control flow.
     """
-    rows = xp.arange(1, num_blocks - 1, dtype="int32")[None, :]
-    heads = xp.arange(num_heads, dtype="int32")[:, None]
-    seed = xp.convert_to_tensor(seed, "int32")
-    left = xp.maximum(rows - 2, 0)  # candidates [1, i - 2]
-    right = xp.maximum(num_blocks - 3 - rows, 0)  # [i + 2, num_blocks - 2]
+    left = xp.maximum(xp.minimum(rows - half, n - g) - g, 0)
+    right_start = xp.maximum(rows + half + 1, g)
+    if causal:
+        right = xp.zeros_like(left)
+    else:
+        right = xp.maximum(n - g - right_start, 0)
     num_candidates = left + right
     picks = []
-    for draw in range(num_random_blocks):
+    for draw in range(r):
         # Floyd: pick t in [0, j]; if t is taken, take j (never taken yet).
-        j = num_candidates - num_random_blocks + draw
+        j = num_candidates - r + draw
         t = xp.mod(_hash(xp, seed, heads, rows, draw), xp.maximum(j + 1, 1))
         taken = xp.zeros_like(t, dtype="bool")
         for previous in picks:
             taken = xp.logical_or(taken, xp.equal(previous, t))
         t = xp.where(taken, j, t)
         picks.append(xp.where(j >= 0, t, -1))
-    if not picks:
-        empty = xp.zeros((num_heads, num_blocks - 2, 0), "int32")
-        return empty, xp.cast(empty, "bool")
-    picks = xp.stack(picks, axis=-1)
+    picks = xp.concatenate(picks, axis=-1)
     valid = picks >= 0
-    left = left[..., None]
-    blocks = xp.where(picks < left, 1 + picks, rows[..., None] + 2 + picks - left)
+    blocks = xp.where(picks < left, g + picks, right_start + picks - left)
     # int32 also with numpy, whose `mod` of two Python ints is int64.
     return xp.cast(xp.where(valid, blocks, 0), "int32"), valid
 
 
-def key_block_table(num_blocks, num_heads, num_random_blocks, seed, xp=ops):
-    """Every key block that each middle query block attends, per head.
+def real_block_counts(num_blocks, real_blocks, xp):
+    """`n` broadcastable to `[batch, heads, query_blocks, slots]`, int32."""
+    if real_blocks is None:
+        return xp.convert_to_tensor(num_blocks, "int32")
+    return xp.reshape(xp.cast(real_blocks, "int32"), (-1, 1, 1, 1))
+
+
+def bigbird_key_blocks(
+    num_blocks,
+    num_heads,
+    num_random_blocks,
+    seed,
+    num_window_blocks=3,
+    num_global_blocks=1,
+    real_blocks=None,
+    causal=False,
+    xp=ops,
+):
+    """Every key block of every query block, per head: `(blocks, valid)`.
+
+    For query block `i` of a sequence of `n` real blocks, with `g` global
+    blocks at each end and a window of `w = 2 * half + 1` blocks, the slots
+    are `[0 .. g - 1, i - half .. i + half, n - g .. n - 1, random...]`
+    (`g + w + g + r` slots). A window block that is global or outside `[0,
+    n)` is invalid, so no key is counted twice; with `causal`, so is every
+    block after `i`. The rows of global query blocks are returned too (they
+    attend every key instead; see `bigbird_global_blocks`).
+
+    Args:
+        num_blocks: int or scalar int32 tensor: the padded number of blocks.
+        num_heads: int.
+        num_random_blocks: int.
+        seed: int in `[0, 2**31)`.
+        num_window_blocks: odd int.
+        num_global_blocks: int, global blocks at each end.
+        real_blocks: None (every block is real) or int32 `[batch]`: the
+            number of real blocks of each example. The table then has a
+            batch axis.
+        causal: draw random blocks only among earlier blocks.
+        xp: `keras.ops` or `NUMPY`.
 
     Returns:
-        `(blocks, valid)` of shape `[num_heads, num_blocks - 2,
-        NUM_FIXED_KEY_BLOCKS + num_random_blocks]`: for query block
-        `i = 1 + row`, the blocks `[0, i - 1, i, i + 1, num_blocks - 1,
-        random...]`. A window block that is also global is marked invalid so
-        that no key is counted twice.
+        int32 and bool `[batch or 1, num_heads, num_blocks, slots]`.
     """
-    rows = xp.arange(1, num_blocks - 1, dtype="int32")
-    last = xp.full_like(rows, num_blocks - 1)
-    fixed = xp.stack(
-        [xp.zeros_like(rows), rows - 1, rows, rows + 1, last], axis=-1
-    )
-    fixed_valid = xp.stack(
-        [
-            xp.ones_like(rows, "bool"),
-            xp.not_equal(rows - 1, 0),
-            xp.ones_like(rows, "bool"),
-            xp.not_equal(rows + 1, last),
-            xp.ones_like(rows, "bool"),
-        ],
-        axis=-1,
-    )
-    shape = (num_heads, num_blocks - 2, NUM_FIXED_KEY_BLOCKS)
-    fixed = xp.broadcast_to(fixed[None], shape)
-    fixed_valid = xp.broadcast_to(fixed_valid[None], shape)
-    rand, rand_valid = random_blocks(
-        num_blocks, num_heads, num_random_blocks, seed, xp
-    )
-    return (
-        xp.concatenate([fixed, rand], axis=-1),
-        xp.concatenate([fixed_valid, rand_valid], axis=-1),
-    )
+    g, half, r = num_global_blocks, num_window_blocks // 2, num_random_blocks
+    n = real_block_counts(num_blocks, real_blocks, xp)
+    rows = xp.arange(num_blocks, dtype="int32")[None, None, :, None]
+    heads = xp.arange(num_heads, dtype="int32")[None, :, None, None]
+    # [batch or 1, heads, blocks, 1] zeros, to broadcast every part.
+    zero = rows * 0 + heads * 0 + n * 0
+    first = zero + xp.arange(g, dtype="int32")
+    first_valid = first < n
+    window = rows + xp.arange(-half, half + 1, dtype="int32") + zero
+    window_valid = xp.logical_and(window >= g, window < n - g)
+    last = n - g + xp.arange(g, dtype="int32") + zero
+    last_valid = last >= g  # else it is one of the first blocks
+    if causal:
+        first_valid = xp.logical_and(first_valid, first <= rows)
+        window_valid = xp.logical_and(window_valid, window <= rows)
+        last_valid = xp.logical_and(last_valid, last <= rows)
+    parts = [(first, first_valid), (window, window_valid), (last, last_valid)]
+    if r:
+        seed = xp.convert_to_tensor(seed, "int32")
+        parts.append(
+            _random_blocks(xp, rows, heads, n, r, seed, g, half, causal)
+        )
+    blocks = xp.concatenate([b for b, _ in parts], axis=-1)
+    valid = xp.concatenate([v for _, v in parts], axis=-1)
+    # Invalid slots (and the rows of padding blocks) still index a block.
+    blocks = xp.where(valid, xp.clip(blocks, 0, num_blocks - 1), 0)
+    return xp.cast(blocks, "int32"), valid
 
 
-def block_graph(num_blocks, num_heads, num_random_blocks, seed, xp=ops):
-    """Block-level adjacency `[num_heads, num_blocks, num_blocks]` (bool).
+def bigbird_global_blocks(num_blocks, num_global_blocks, real_blocks=None, xp=ops):
+    """The global query blocks: the first and last `g` real blocks.
 
-    `num_blocks` is a Python int. With fewer than 3 blocks every block is
-    global and the graph is dense.
+    Returns:
+        `(blocks, valid)`, int32 and bool `[batch or 1, 2 * g]`. A last
+        block that is also one of the first (fewer than `2 * g` real
+        blocks) is invalid.
     """
-    if num_blocks < 3:
-        return xp.ones((num_heads, num_blocks, num_blocks), "bool")
-    blocks, valid = key_block_table(
-        num_blocks, num_heads, num_random_blocks, seed, xp
-    )
-    hits = xp.equal(blocks[..., None], xp.arange(num_blocks, dtype="int32"))
-    middle = xp.any(xp.logical_and(hits, valid[..., None]), axis=2)
-    full_row = xp.ones((num_heads, 1, num_blocks), "bool")
-    return xp.concatenate([full_row, middle, full_row], axis=1)
-
-
-def token_graph(seq_len, block_size, num_heads, num_random_blocks, seed, xp=ops):
-    """Token-level adjacency `[heads, seq_len, seq_len]` (bool).
-
-    Entry `[h, i, j]` is True exactly when query `i` attends key `j` in head
-    `h`, before any padding mask. Quadratic in `seq_len` (a Python int): for
-    the dense path of short sequences, tests and documentation.
-    """
-    num_blocks = -(-seq_len // block_size)
-    graph = block_graph(num_blocks, num_heads, num_random_blocks, seed, xp)
-    graph = xp.repeat(xp.repeat(graph, block_size, axis=1), block_size, axis=2)
-    return graph[:, :seq_len, :seq_len]
-
-
-def attention_graph(seq_len, block_size, num_heads, num_random_blocks, seed):
-    """`token_graph` as a numpy array (computed with numpy)."""
-    return token_graph(
-        seq_len, block_size, num_heads, num_random_blocks, seed, NUMPY
-    )
+    g = num_global_blocks
+    n = xp.reshape(real_block_counts(num_blocks, real_blocks, xp), (-1, 1))
+    first = n * 0 + xp.arange(g, dtype="int32")[None]
+    last = n - g + xp.arange(g, dtype="int32")[None]
+    blocks = xp.concatenate([first, last], axis=-1)
+    valid = xp.concatenate([first < n, last >= g], axis=-1)
+    return xp.cast(xp.where(valid, blocks, 0), "int32"), valid

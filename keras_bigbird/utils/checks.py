@@ -29,6 +29,11 @@ def int_in_range(name, value, low, high):
         _fail(name, f"an integer in [{low}, {high}]", value)
 
 
+def odd_positive_int(name, value):
+    if not _is_int(value) or value < 1 or value % 2 == 0:
+        _fail(name, "an odd positive integer", value)
+
+
 def one_of(name, value, options):
     if value not in options:
         _fail(name, f"one of {tuple(options)}", value)
@@ -75,3 +80,44 @@ def at_most_in_graph(value, limit, message):
             return tf.identity(x)
 
     return depend
+
+
+def concrete_value(x):
+    """`x` as numpy when its value is known now (eager), else None.
+
+    None inside a `tf.function` or a JAX trace, where the value is only
+    known when the graph runs.
+    """
+    import keras
+    import numpy as np
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(x, tf.Tensor) and not hasattr(x, "numpy"):
+            return None
+        if tf.is_symbolic_tensor(x):
+            return None
+    elif keras.backend.backend() == "jax":
+        import jax
+
+        if isinstance(x, jax.core.Tracer):
+            return None
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def at_most(value, limit, message, name):
+    """Checks `value <= limit` for a scalar that may be known only at run time.
+
+    Known now: a `ValueError` (naming `name` and the value received).
+    Otherwise on TensorFlow, a callable that makes a tensor depend on an
+    in-graph assertion (see `at_most_in_graph`); None where no check can
+    run (under `jax.jit`; XLA drops TensorFlow assertions too), and the
+    caller's documented fallback applies.
+    """
+    concrete = concrete_value(value)
+    if concrete is not None:
+        if int(concrete) > limit:
+            raise ValueError(f"{message} Received: {name} with {int(concrete)}")
+        return None
+    return at_most_in_graph(value, limit, message)

@@ -12,7 +12,6 @@ import json
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 from keras_bigbird.layers import BigBirdAttention
 from tests.attention_oracle import OracleWeights
@@ -20,47 +19,30 @@ from tests.attention_oracle import assert_close
 from tests.attention_oracle import dynamic_signature
 from tests.attention_oracle import oracle_backward
 from tests.attention_oracle import oracle_forward
+from tests.layers.attention_harness import LOOP_MODES
+from tests.layers.attention_harness import MODES
+from tests.layers.attention_harness import RTOL
+from tests.layers.attention_harness import STATIC_MODES
+from tests.layers.attention_harness import built
+from tests.layers.attention_harness import check_gradients
+from tests.layers.attention_harness import eager_jax_only_if
+from tests.layers.attention_harness import inputs
+from tests.layers.attention_harness import jax_only
+from tests.layers.attention_harness import make_mask
+from tests.layers.attention_harness import layer_gradients
+from tests.layers.attention_harness import oracle_for
+from tests.layers.attention_harness import randomize_weights
+from tests.layers.attention_harness import run_layer
+from tests.layers.attention_harness import to_numpy
 
-BACKEND = keras.backend.backend()
 SEED = 20260
-RTOL = 1e-5  # float32 against the float64 oracle, relative to the scale
-
-jax_only = pytest.mark.skipif(
-    BACKEND != "jax", reason="needs KERAS_BACKEND=jax"
-)
-
-# How the layer is run: eager; TF graph and XLA with a dynamic
-# [None, None, dim] signature (the symbolic-length path); jax.jit.
-MODES = [
-    "eager",
-    pytest.param("graph", marks=pytest.mark.tf_only),
-    pytest.param("xla", marks=pytest.mark.tf_only),
-    pytest.param("jit", marks=jax_only),
-]
-# tf.function and XLA traced with the static shapes of the inputs.
-STATIC_TF_MODES = ("graph_static", "xla_static")
-# The layer called in the body of a `tf.while_loop` (how Keras runs
-# `steps_per_execution > 1` steps), traced with a dynamic or static shape.
-LOOP_MODES = ("while_loop", "while_loop_static")
 
 
 # === Helpers ===
 
 
-def eager_jax_only_if(keep, mode):
-    """Eager JAX compiles every op anew for each shape (seconds per call,
-    slower than one `jax.jit`), so on JAX most configurations run under
-    `jax.jit` only and a representative subset also runs eagerly."""
-    if BACKEND == "jax" and mode == "eager" and not keep:
-        pytest.skip("eager JAX: this configuration runs under jax.jit")
-
-
 def make_layer(dims, rng, *, heads, key_dim, block, r, seed=SEED, **kwargs):
-    """A built layer with random kernels and biases (biases too: the
-    default zero biases would leave them untested).
-
-    `dims`: the query's last dimension, or those of `(query, value, key)`.
-    """
+    """A built layer with random kernels and biases."""
     layer = BigBirdAttention(
         num_heads=heads,
         key_dim=key_dim,
@@ -69,187 +51,7 @@ def make_layer(dims, rng, *, heads, key_dim, block, r, seed=SEED, **kwargs):
         seed=seed,
         **kwargs,
     )
-    dims = (dims,) if isinstance(dims, int) else dims
-    layer.build(*((None, None, dim) for dim in dims))
-    randomize_weights(layer, rng)
-    return layer
-
-
-def randomize_weights(layer, rng):
-    for dense in (layer.query_dense, layer.key_dense, layer.value_dense):
-        kernel = dense.kernel
-        kernel.assign(rng.normal(size=kernel.shape) / np.sqrt(kernel.shape[0]))
-    kernel = layer.output_dense.kernel
-    fan_in = kernel.shape[0] * kernel.shape[1]
-    kernel.assign(rng.normal(size=kernel.shape) / np.sqrt(fan_in))
-    if layer.use_bias:
-        for dense in (
-            layer.query_dense,
-            layer.key_dense,
-            layer.value_dense,
-            layer.output_dense,
-        ):
-            dense.bias.assign(0.5 * rng.normal(size=dense.bias.shape))
-
-
-def make_mask(kind, batch, length, rng):
-    """Padding masks (True = real token) of a few shapes."""
-    if kind == "none":
-        return None
-    mask = np.ones((batch, length), bool)
-    if kind == "random":
-        mask = rng.random((batch, length)) < 0.7
-    elif kind == "right":
-        for b in range(batch):
-            mask[b, rng.integers(1, length + 1) :] = False
-    elif kind == "left":
-        for b in range(batch):
-            mask[b, : rng.integers(0, length)] = False
-    elif kind == "middle":
-        for b in range(batch):
-            start = rng.integers(0, length)
-            mask[b, start : start + max(1, length // 3)] = False
-    elif kind == "full_pad":
-        # The first sequence is all padding, the others random.
-        mask = rng.random((batch, length)) < 0.6
-        mask[0] = False
-    elif kind == "single":
-        mask[:] = False
-        mask[np.arange(batch), rng.integers(0, length, batch)] = True
-    else:
-        raise ValueError(kind)
-    return mask
-
-
-def to_numpy(x):
-    if isinstance(x, (tuple, list)):
-        return type(x)(to_numpy(t) for t in x)
-    return np.asarray(ops.convert_to_numpy(x))
-
-
-def run_layer(layer, mode, query, padding_mask=None, **kwargs):
-    """Calls `layer(query, padding_mask=..., **kwargs)` in `mode`."""
-    args = [query] if padding_mask is None else [query, padding_mask]
-
-    def call(query, padding_mask=None):
-        return layer(query, padding_mask=padding_mask, **kwargs)
-
-    if mode == "eager":
-        return to_numpy(call(*args))
-    if mode in ("graph", "xla"):
-        import tensorflow as tf
-
-        function = tf.function(
-            call,
-            input_signature=dynamic_signature(
-                query.shape[-1], padding_mask is not None
-            ),
-            jit_compile=mode == "xla",
-        )
-        return to_numpy(function(*args))
-    if mode in STATIC_TF_MODES:
-        import tensorflow as tf
-
-        function = tf.function(call, jit_compile=mode == "xla_static")
-        return to_numpy(function(*args))
-    if mode in LOOP_MODES:
-        import tensorflow as tf
-
-        def looped(*inputs):
-            def body(step, output):
-                return step + 1, call(*inputs)
-
-            initial = (0, tf.zeros_like(inputs[0]))
-            return tf.while_loop(lambda step, _: step < 1, body, initial)[1]
-
-        specs = None
-        if mode == "while_loop":
-            specs = dynamic_signature(
-                query.shape[-1], padding_mask is not None
-            )
-        return to_numpy(tf.function(looped, input_signature=specs)(*args))
-    if mode == "jit":
-        import jax
-
-        def stateless(trainable, non_trainable, query, padding_mask=None):
-            output, _ = layer.stateless_call(
-                trainable,
-                non_trainable,
-                query,
-                padding_mask=padding_mask,
-                **kwargs,
-            )
-            return output
-
-        return to_numpy(
-            jax.jit(stateless)(
-                [v.value for v in layer.trainable_variables],
-                [v.value for v in layer.non_trainable_variables],
-                *args,
-            )
-        )
-    raise ValueError(mode)
-
-
-def oracle_for(layer, query, padding_mask=None, value=None, key=None):
-    return oracle_forward(
-        OracleWeights.from_layer(layer),
-        query,
-        value=value,
-        key=key,
-        graph=layer.attention_graph(query.shape[1]),
-        padding_mask=padding_mask,
-    )
-
-
-def layer_gradients(layer, mode, x, padding_mask, upstream):
-    """Gradients of `sum(layer(x) * upstream)` w.r.t. `x` and the weights
-    (in `get_weights()` order)."""
-    assert [id(w) for w in layer.trainable_weights] == [
-        id(w) for w in layer.weights
-    ]
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        def grads(x, padding_mask):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                output = layer(x, padding_mask=padding_mask)
-                loss = tf.reduce_sum(output * upstream)
-            return tape.gradient(loss, [x] + layer.trainable_weights)
-
-        if mode in ("graph", "xla"):
-            grads = tf.function(
-                grads,
-                input_signature=dynamic_signature(
-                    x.shape[-1], padding_mask is not None
-                ),
-                jit_compile=mode == "xla",
-            )
-        elif mode in STATIC_TF_MODES:
-            grads = tf.function(grads, jit_compile=mode == "xla_static")
-        result = grads(tf.constant(x), tf.constant(padding_mask))
-    elif BACKEND == "jax":
-        import jax
-
-        non_trainable = [v.value for v in layer.non_trainable_variables]
-
-        def loss(trainable, x):
-            output, _ = layer.stateless_call(
-                trainable, non_trainable, x, padding_mask=padding_mask
-            )
-            return (output * upstream).sum()
-
-        grads = jax.grad(loss, argnums=(0, 1))
-        if mode == "jit":
-            grads = jax.jit(grads)
-        weight_grads, x_grad = grads(
-            [v.value for v in layer.trainable_variables], x
-        )
-        result = [x_grad] + list(weight_grads)
-    else:
-        pytest.skip(f"no gradient helper for {BACKEND}")
-    return [to_numpy(g) for g in result]
+    return built(layer, dims, rng)
 
 
 def mha_output(mha, x, padding_mask):
@@ -263,10 +65,6 @@ def mha_output(mha, x, padding_mask):
         return_attention_scores=True,
     )
     return to_numpy(output)
-
-
-def inputs(rng, batch, length, dim, scale=1.5):
-    return (scale * rng.normal(size=(batch, length, dim))).astype("float32")
 
 
 # === Oracle self-checks ===
@@ -484,31 +282,11 @@ def check_gradients_against_oracle(config, mode):
     x = inputs(rng, batch, length, dim)
     mask = make_mask(kind, batch, length, rng)
     upstream = rng.normal(size=(batch, length, dim)).astype("float32")
-    grads = layer_gradients(layer, mode, x, mask, upstream)
-
-    weights = OracleWeights.from_layer(layer)
-    forward = oracle_for(layer, x, mask)
-    input_grads, weight_grads = oracle_backward(weights, forward, upstream)
-    assert_close(grads[0], sum(input_grads.values()), RTOL, "d input")
-    # Softmax is invariant to the key bias (it shifts a whole row of
-    # scores), so its exact gradient is zero: measure it on the scale of
-    # the key-kernel gradient.
-    scales = [None] * 8
-    scales[3] = float(np.abs(weight_grads.key_kernel).max())
-    assert np.abs(weight_grads.key_bias).max() < 1e-12 * scales[3]
-    assert len(grads) == 1 + 8
-    for weight, actual, expected, scale in zip(
-        layer.weights, grads[1:], weight_grads.as_list(), scales
-    ):
-        assert_close(actual, expected, RTOL, f"d {weight.path}", scale=scale)
+    check_gradients(layer, mode, x, mask, upstream)
 
 
 # Static shapes (what `fit` on fixed-length batches and the benchmark trace):
 # the key-block table is a numpy constant in the graph.
-STATIC_MODES = [
-    pytest.param("graph_static", marks=pytest.mark.tf_only),
-    pytest.param("xla_static", marks=pytest.mark.tf_only),
-]
 
 
 @pytest.mark.parametrize("mode", STATIC_MODES)
@@ -686,8 +464,7 @@ def test_attention_scores_are_the_oracle_probabilities(block, r, length, mode):
     assert_close(output, forward.output, RTOL, "output")
     assert probs.shape == (3, heads, length, length)
     assert_close(probs, forward.probs, RTOL, "probabilities")
-    graph = layer.attention_graph(length)
-    allowed = graph[None] & mask[:, None, None, :]
+    allowed = layer.attention_graph(length, padding_mask=mask)
     # Exactly zero outside the graph and on padded keys.
     assert np.all(probs[~np.broadcast_to(allowed, probs.shape)] == 0)
     # Rows sum to one when they have an attendable key, else to zero.
@@ -1001,7 +778,7 @@ def test_mixed_precision(mixed_policy, length, mode):
     assert_close(output, forward.output, rtol, mixed_policy)
     assert_close(probs, forward.probs, rtol, mixed_policy)
     # Masked keys get exactly zero weight also at low precision.
-    allowed = layer.attention_graph(length)[None] & mask[:, None, None, :]
+    allowed = layer.attention_graph(length, padding_mask=mask)
     assert np.all(probs[~np.broadcast_to(allowed, probs.shape)] == 0)
     # The fully padded sequence outputs the output bias.
     bias = to_numpy(layer.output_dense.bias).astype(np.float64)
@@ -1228,14 +1005,6 @@ def test_dense_attention_mask_is_rejected():
     message = str(error.value)
     assert "`attention_mask`" in message and "(2, 20, 20)" in message, message
     assert "padding_mask" in message, message
-
-
-def test_causal_mask_is_rejected():
-    x = np.zeros((2, 20, 8), "float32")
-    with pytest.raises(ValueError) as error:
-        small_layer()(x, use_causal_mask=True)
-    message = str(error.value)
-    assert "use_causal_mask=True" in message, message
 
 
 @pytest.mark.parametrize("value_len,key_len", [(30, None), (20, 30), (30, 30)])

@@ -18,17 +18,21 @@ from tests.attention_oracle import oracle_forward
 from tests.encoder_helpers import BACKEND
 from tests.encoder_helpers import assert_grads_close
 from tests.encoder_helpers import loss_and_grads
+from keras_bigbird.patterns import BigBirdPattern
+from keras_bigbird.patterns import WindowPattern
 
 HIDDEN = 16
 
 
 def make_block(attention_type="block_sparse", **kwargs):
+    """`attention_type` "window" is the block-sparse type on a window."""
+    pattern = WindowPattern(3) if attention_type == "window" else BigBirdPattern(1)
     config = dict(
         num_heads=2,
         intermediate_dim=32,
         block_size=8,
-        num_random_blocks=1,
-        attention_type=attention_type,
+        pattern=pattern,
+        attention_type="original_full" if attention_type == "original_full" else "block_sparse",
         seed=7,
     )
     config.update(kwargs)
@@ -53,7 +57,8 @@ def dense_reference(block, x, mask, graph):
         activation=block.activation,
     )
     dense.set_weights(block.get_weights())
-    graph = np.broadcast_to(graph[None], (x.shape[0], *graph.shape))
+    if graph.ndim == 3:
+        graph = np.broadcast_to(graph[None], (x.shape[0], *graph.shape))
     out = dense(x, padding_mask=mask, attention_mask=graph)
     return keras.ops.convert_to_numpy(out)
 
@@ -102,7 +107,9 @@ def test_block_sparse_equals_mha_restricted_to_graph(
     block = make_block(normalize_first=normalize_first, dropout=0.1,
                        attention_dropout=0.1)
     x, mask = inputs(2, length, lengths)
-    expected = dense_reference(block, x, mask, block.attention_graph(length))
+    expected = dense_reference(
+        block, x, mask, block.attention_graph(length, padding_mask=mask)
+    )
     actual = block(x, padding_mask=mask, training=False)
     real = mask[..., None]
     assert_close(np.where(real, actual, 0), np.where(real, expected, 0))
@@ -205,7 +212,9 @@ def test_keras_mask_and_padding_mask_are_combined(attention_type):
     embedded = embedding(token_ids)
     x = keras.ops.convert_to_numpy(embedded)
     both = (token_ids != 0) & extra
-    expected = dense_reference(block, x, both, block.attention_graph(60))
+    expected = dense_reference(
+        block, x, both, block.attention_graph(60, padding_mask=both)
+    )
     actual = keras.ops.convert_to_numpy(block(embedded, padding_mask=extra))
     assert_close(actual[both], expected[both])
 
@@ -245,6 +254,12 @@ def test_dense_attention_mask_is_rejected(attention_type):
         (dict(seed=-3), "seed"),
         (dict(random_pattern="numpy"), "random_pattern='numpy'"),
         (dict(max_sequence_length=0), "max_sequence_length"),
+        (dict(pattern="bigbird"), "pattern='bigbird'"),
+        (dict(max_global_tokens=-1), "max_global_tokens"),
+        (
+            dict(pattern=BigBirdPattern(), num_random_blocks=2),
+            "either `pattern` or",
+        ),
     ],
 )
 def test_invalid_arguments(kwargs, match):
@@ -275,13 +290,14 @@ def test_get_config_round_trip():
     restored = BigBirdEncoderBlock.from_config(config)
     assert restored.get_config() == config
     for key in (
-        "num_heads", "intermediate_dim", "block_size", "num_random_blocks",
-        "attention_type", "activation", "dropout", "attention_dropout",
-        "layer_norm_epsilon", "normalize_first", "kernel_initializer",
-        "bias_initializer", "gradient_checkpointing", "seed",
-        "random_pattern", "max_sequence_length",
+        "num_heads", "intermediate_dim", "pattern", "block_size",
+        "attention_type", "causal", "max_global_tokens", "activation",
+        "dropout", "attention_dropout", "layer_norm_epsilon",
+        "normalize_first", "kernel_initializer", "bias_initializer",
+        "gradient_checkpointing", "seed",
     ):
         assert key in config
+    assert restored.pattern == WindowPattern(3)
     restored.build((None, None, HIDDEN))
     restored.set_weights(block.get_weights())
     x, mask = inputs(2, 100, [100, 61])
@@ -311,7 +327,7 @@ def numpy_block(block, x, mask):
     attention = oracle_forward(
         OracleWeights.from_weights(weights[:8]),
         np.asarray(x, np.float64),
-        graph=block.attention_graph(x.shape[1]),
+        graph=block.attention_graph(x.shape[1], padding_mask=mask),
         padding_mask=mask,
     ).output
     norm1_g, norm1_b, w1, b1, w2, b2, norm2_g, norm2_b = weights[8:]
