@@ -1,4 +1,4 @@
-"""Speed and memory of BigBirdAttention against keras MultiHeadAttention.
+"""Speed and memory of the block-sparse layers against MultiHeadAttention.
 
 Every configuration and pass (forward, forward+backward) runs in a fresh
 subprocess, so its peak memory is its own: "MB" is the resident-set
@@ -12,10 +12,24 @@ a table, the ratios and the issue's targets, and writes JSON.
 
     python benchmarks/attention.py                      # the full table
     python benchmarks/attention.py --lengths 1024 4096 --modes graph
+    python benchmarks/attention.py --impls bigbird global64 window --lengths 4096
 
-FLOPs are counted for what the sparse graph needs: the four projections
-plus, per head, 2 * (key_dim + value_dim) for every (query, key) pair that
-`attention_graph` allows. Backward is counted as twice the forward.
+The layers (`--impls`):
+
+- `bigbird`: `BigBirdAttention` (the default `BigBirdPattern`);
+- `global64`: the same with 64 global tokens (`global_mask`);
+- `window`: `BlockSparseAttention` on `WindowPattern(3)`;
+- `layout`: on a `BlockLayoutPattern` (a window of 3 blocks, the first
+  block and every 8th block: a fixed strided layout, as in the Sparse
+  Transformer);
+- `causal`: `BigBirdAttention(causal=True)`;
+- `mha`: `keras.layers.MultiHeadAttention`.
+
+FLOPs are counted for what each graph needs: the four projections plus, per
+head, 2 * (key_dim + value_dim) for every (query, key) pair the block graph
+allows (`keras_bigbird.patterns.block_adjacency`; diagonal blocks of a
+causal graph count half, global tokens add their rows and columns).
+Backward is counted as twice the forward.
 """
 
 import argparse
@@ -27,56 +41,94 @@ import time
 import measure
 
 DEFAULTS = dict(heads=12, key_dim=64, dim=768, block_size=64, random_blocks=3)
+NUM_GLOBAL = 64
+SPARSE_IMPLS = ("bigbird", "global64", "window", "layout", "causal")
+IMPLS = SPARSE_IMPLS + ("mha",)
 
 
-def graph_pairs(length, block_size, heads, random_blocks, seed):
-    """(query, key) pairs the BigBird graph allows, summed over heads."""
+def strided_layout(num_blocks, stride=8):
+    """Window of 3 blocks, the first block, and every `stride`-th block."""
     import numpy as np
 
-    from keras_bigbird.ops import random_pattern
-
-    num_blocks = -(-length // block_size)
-    graph = random_pattern.block_graph(
-        num_blocks, heads, random_blocks, seed, random_pattern.NUMPY
-    ).astype(np.int64)
-    sizes = np.full(num_blocks, block_size, np.int64)
-    sizes[-1] = length - block_size * (num_blocks - 1)
-    return int(np.einsum("i,hij,j->", sizes, graph, sizes))
+    i = np.arange(num_blocks)[:, None]
+    j = np.arange(num_blocks)[None, :]
+    return (np.abs(i - j) <= 1) | (j == 0) | (j % stride == stride - 1)
 
 
-def forward_flops(impl, length, cfg):
-    heads, key_dim, dim = cfg["heads"], cfg["key_dim"], cfg["dim"]
-    projections = 4 * 2 * length * dim * heads * key_dim
-    if impl == "bigbird":
-        pairs = graph_pairs(
-            length, cfg["block_size"], heads, cfg["random_blocks"], seed=0
-        )
-    else:
-        pairs = heads * length * length
-    return projections + pairs * 2 * (key_dim + key_dim)
-
-
-def build_layer(impl, cfg):
+def build_layer(impl, cfg, length):
     """The benchmarked layer, built on a short input (so that the first
     full-length allocation happens inside the measured runs)."""
     import tensorflow as tf
     import keras
 
     from keras_bigbird.layers import BigBirdAttention
+    from keras_bigbird.layers import BlockSparseAttention
+    from keras_bigbird.patterns import BlockLayoutPattern
+    from keras_bigbird.patterns import WindowPattern
 
-    if impl == "bigbird":
+    heads, key_dim, block = cfg["heads"], cfg["key_dim"], cfg["block_size"]
+    if impl in ("bigbird", "global64", "causal"):
         layer = BigBirdAttention(
-            cfg["heads"],
-            cfg["key_dim"],
-            block_size=cfg["block_size"],
-            num_random_blocks=cfg["random_blocks"],
-            seed=0,
+            heads, key_dim, block_size=block,
+            num_random_blocks=cfg["random_blocks"], seed=0,
+            causal=impl == "causal", max_global_tokens=NUM_GLOBAL,
+        )
+    elif impl == "window":
+        layer = BlockSparseAttention(
+            heads, key_dim, pattern=WindowPattern(3), block_size=block, seed=0
+        )
+    elif impl == "layout":
+        pattern = BlockLayoutPattern(strided_layout(-(-length // block)))
+        layer = BlockSparseAttention(
+            heads, key_dim, pattern=pattern, block_size=block, seed=0
         )
     else:
-        layer = keras.layers.MultiHeadAttention(cfg["heads"], cfg["key_dim"])
-    short = tf.zeros((1, 4 * cfg["block_size"], cfg["dim"]))
-    layer(short, short)
+        layer = keras.layers.MultiHeadAttention(heads, key_dim)
+    short = tf.zeros((1, 4 * block, cfg["dim"]))
+    layer(short, short) if impl == "mha" else layer(short)
     return layer
+
+
+def graph_pairs(layer, length):
+    """(query, key) pairs the layer's block graph allows, summed over heads."""
+    import numpy as np
+
+    from keras_bigbird.patterns import block_adjacency
+
+    block = layer.block_size
+    num_blocks = -(-length // block)
+    graph = block_adjacency(
+        layer.pattern, num_blocks, layer.num_heads, layer.seed,
+        causal=layer.causal, block_size=block,
+    )[0].astype(np.float64)
+    sizes = np.full(num_blocks, block, np.float64)
+    sizes[-1] = length - block * (num_blocks - 1)
+    pairs = np.einsum("i,hij,j->hij", sizes, graph, sizes)
+    if layer.causal:
+        diagonal = np.arange(num_blocks)
+        pairs[:, diagonal, diagonal] *= 0.5
+    return float(pairs.sum())
+
+
+def forward_flops(impl, layer, length, cfg):
+    heads, key_dim, dim = cfg["heads"], cfg["key_dim"], cfg["dim"]
+    projections = 4 * 2 * length * dim * heads * key_dim
+    if impl == "mha":
+        pairs = heads * length * length
+    else:
+        pairs = graph_pairs(layer, length)
+        if impl == "global64":
+            pairs += 2 * heads * NUM_GLOBAL * length
+    return projections + pairs * 2 * (key_dim + key_dim)
+
+
+def global_mask(length):
+    """64 global tokens spread over the sequence."""
+    import numpy as np
+
+    mask = np.zeros((1, length), bool)
+    mask[0, np.linspace(0, length - 1, NUM_GLOBAL).astype(int)] = True
+    return mask
 
 
 def worker(args):
@@ -85,22 +137,28 @@ def worker(args):
     import tensorflow as tf
 
     cfg = DEFAULTS
-    layer = build_layer(args.impl, cfg)
+    layer = build_layer(args.impl, cfg, args.length)
     x = tf.constant(
         np.random.default_rng(0).normal(size=(1, args.length, cfg["dim"])),
         tf.float32,
     )
     jit = args.mode == "xla"
+    mask = tf.constant(global_mask(args.length)) if args.impl == "global64" else None
+
+    def call(x):
+        if args.impl == "mha":
+            return layer(x, x)
+        return layer(x, global_mask=mask)
 
     @tf.function(jit_compile=jit)
     def forward(x):
-        return layer(x, x)
+        return call(x)
 
     @tf.function(jit_compile=jit)
     def forward_backward(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = tf.reduce_sum(layer(x, x))
+            loss = tf.reduce_sum(call(x))
         return tape.gradient(loss, [x] + layer.trainable_weights)
 
     def run(fn):
@@ -122,7 +180,7 @@ def worker(args):
     peak = measure.peak_rss_bytes() - baseline
     seconds = measure.median(times)
     rate = reference.rate()
-    flops = forward_flops(args.impl, args.length, cfg)
+    flops = forward_flops(args.impl, layer, args.length, cfg)
     if args.pass_ == "forward_backward":
         flops *= 3
     print(json.dumps(dict(
@@ -194,23 +252,48 @@ def report(results, mha_max_length):
             f"{rates[len(rates) // 2] / 1e9:.0f} GFLOP/s "
             f"(min {rates[0] / 1e9:.0f}, max {rates[-1] / 1e9:.0f})"
         )
-    print("\nBigBird speed-up over MultiHeadAttention (same mode, same run):")
     lengths = sorted({r["length"] for r in results})
     modes = sorted({r["mode"] for r in results})
-    for mode in modes:
-        for length in lengths:
-            b, m = rows.get(("bigbird", mode, length)), rows.get(("mha", mode, length))
-            if not b or "error" in b:
-                continue
-            if length > mha_max_length or not m or "error" in m:
-                print(f"  {mode:>5} {length:>6}: MHA not run "
-                      f"(dense scores alone need {dense_scores_gb(length):.1f} GB)")
-                continue
-            print(
-                f"  {mode:>5} {length:>6}: forward "
-                f"{m['forward_s'] / b['forward_s']:.2f}x, forward+backward "
-                f"{m['forward_backward_s'] / b['forward_backward_s']:.2f}x"
-            )
+
+    def ratios(title, numerator, denominator, missing=None):
+        lines = []
+        for mode in modes:
+            for length in lengths:
+                a = rows.get((numerator, mode, length))
+                b = rows.get((denominator, mode, length))
+                if not b or "error" in b:
+                    continue
+                if not a or "error" in a:
+                    if missing:
+                        lines.append(f"  {mode:>5} {length:>6}: {missing(length)}")
+                    continue
+                lines.append(
+                    f"  {mode:>5} {length:>6}: forward "
+                    f"{a['forward_s'] / b['forward_s']:.2f}x, forward+backward "
+                    f"{a['forward_backward_s'] / b['forward_backward_s']:.2f}x"
+                )
+        if lines:
+            print(f"\n{title}")
+            print("\n".join(lines))
+
+    ratios(
+        "BigBird speed-up over MultiHeadAttention (same mode, same run):",
+        "mha", "bigbird",
+        lambda length: f"MHA not run (dense scores alone need "
+        f"{dense_scores_gb(length):.1f} GB)",
+    )
+    for impl, title in (
+        ("global64", "Cost of 64 global tokens (time with / without):"),
+        ("window", "WindowPattern(3) speed-up over the BigBird pattern:"),
+        ("layout", "Strided BlockLayoutPattern, time relative to BigBird:"),
+        ("causal", "Causal BigBird, time relative to BigBird:"),
+    ):
+        if impl == "window":
+            ratios(title, "bigbird", impl)
+        else:
+            ratios(title, impl, "bigbird")
+    if not any(r["impl"] == "bigbird" for r in results):
+        return
     print("\nBigBird peak memory growth (fwd+bwd, 2x the length): "
           "resident set, TF allocator")
     for mode in modes:
@@ -233,7 +316,8 @@ def dense_scores_gb(length):
 
 def main():
     parser = measure.sweep_parser(
-        __doc__.splitlines()[0], lengths=[1024, 2048, 4096, 8192, 16384]
+        __doc__.splitlines()[0], lengths=[1024, 2048, 4096, 8192, 16384],
+        impls=IMPLS, default_impls=IMPLS,
     )
     parser.add_argument("--mha-max-length", type=int, default=8192,
                         help="longest MultiHeadAttention run (16384 needs "

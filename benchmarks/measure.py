@@ -123,18 +123,19 @@ def run_worker(cmd):
     return worker_result(done.returncode, done.stdout, done.stderr)
 
 
-def sweep_parser(description, lengths):
+def sweep_parser(description, lengths, impls=("bigbird", "mha"),
+                 default_impls=("bigbird", "mha")):
     """An argument parser with the options both benchmarks share.
 
-    `--lengths`, `--modes` (graph, xla), `--impls` (bigbird, mha), and the
+    `--lengths`, `--modes` (graph, xla), `--impls` (of `impls`), and the
     hidden `--worker --impl --mode --length` the parent passes to a worker.
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--lengths", type=int, nargs="+", default=lengths)
     parser.add_argument("--modes", nargs="+", default=["graph", "xla"],
                         choices=["graph", "xla"])
-    parser.add_argument("--impls", nargs="+", default=["bigbird", "mha"],
-                        choices=["bigbird", "mha"])
+    parser.add_argument("--impls", nargs="+", default=list(default_impls),
+                        choices=list(impls))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--impl", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)

@@ -7,6 +7,7 @@ union of two. `BlockSparseAttention(pattern=...)` runs any of them.
 from keras_bigbird.patterns.attention_pattern import AttentionPattern
 from keras_bigbird.patterns.attention_pattern import get
 from keras_bigbird.patterns.attention_pattern import serialize
+from keras_bigbird.patterns.block_adjacency import block_adjacency
 from keras_bigbird.patterns.bigbird_pattern import BigBirdPattern
 from keras_bigbird.patterns.block_layout_pattern import BlockLayoutPattern
 from keras_bigbird.patterns.function_pattern import FunctionPattern

@@ -104,6 +104,7 @@ class BlockLayoutPattern(AttentionPattern):
                 )
             blocks, valid = blocks[:, :num_blocks], valid[:, :num_blocks]
             valid = valid & (blocks < num_blocks)
+            blocks = np.where(valid, blocks, 0)
             return xp.convert_to_tensor(blocks[None]), xp.convert_to_tensor(
                 valid[None]
             )
@@ -122,7 +123,7 @@ class BlockLayoutPattern(AttentionPattern):
         valid = ops.logical_and(
             ops.slice(valid, (0, 0, 0), shape), blocks < num_blocks
         )
-        return blocks[None], valid[None]
+        return ops.where(valid, blocks, 0)[None], valid[None]
 
     def get_config(self):
         return {"layout": self.layout.astype(int).tolist()}
