@@ -131,6 +131,16 @@ def global_mask(length):
     return mask
 
 
+def layer_call(impl, layer, length):
+    """`x -> layer(x)`: self-attention as each layer is called."""
+    import tensorflow as tf
+
+    if impl == "mha":
+        return lambda x: layer(x, x)
+    mask = tf.constant(global_mask(length)) if impl == "global64" else None
+    return lambda x: layer(x, global_mask=mask)
+
+
 def worker(args):
     """One configuration, in its own process; prints one JSON line."""
     import numpy as np
@@ -143,12 +153,7 @@ def worker(args):
         tf.float32,
     )
     jit = args.mode == "xla"
-    mask = tf.constant(global_mask(args.length)) if args.impl == "global64" else None
-
-    def call(x):
-        if args.impl == "mha":
-            return layer(x, x)
-        return layer(x, global_mask=mask)
+    call = layer_call(args.impl, layer, args.length)
 
     @tf.function(jit_compile=jit)
     def forward(x):
@@ -264,7 +269,7 @@ def report(results, mha_max_length):
                 if not b or "error" in b:
                     continue
                 if not a or "error" in a:
-                    if missing:
+                    if missing and missing(length):
                         lines.append(f"  {mode:>5} {length:>6}: {missing(length)}")
                     continue
                 lines.append(
@@ -280,7 +285,7 @@ def report(results, mha_max_length):
         "BigBird speed-up over MultiHeadAttention (same mode, same run):",
         "mha", "bigbird",
         lambda length: f"MHA not run (dense scores alone need "
-        f"{dense_scores_gb(length):.1f} GB)",
+        f"{dense_scores_gb(length):.1f} GB)" if length > mha_max_length else None,
     )
     for impl, title in (
         ("global64", "Cost of 64 global tokens (time with / without):"),

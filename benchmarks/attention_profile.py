@@ -1,6 +1,7 @@
-"""Where the time of one BigBirdAttention forward pass goes, op by op.
+"""Where the time of one attention forward pass goes, op by op.
 
-Freezes `layer(x, x)` at one length (the attention benchmark's layer:
+Freezes one of the attention benchmark's layers (`--impl`, default
+`bigbird`) at one length (`BigBirdAttention`:
 12 heads, key_dim 64, model dim 768, block 64, 3 random blocks, batch 1,
 float32), runs it in a TensorFlow session with full tracing and prints the
 ops by time, after TensorFlow's graph rewrites (so the kernels that really
@@ -12,6 +13,7 @@ do not add up.
 
     python benchmarks/attention_profile.py              # 4096 tokens
     python benchmarks/attention_profile.py --length 8192 --top 15
+    python benchmarks/attention_profile.py --impl global64
 """
 
 import argparse
@@ -20,17 +22,19 @@ import time
 
 import measure
 from attention import DEFAULTS
+from attention import IMPLS
 from attention import build_layer
 from attention import forward_flops
+from attention import layer_call
 
 
-def frozen_forward(tf, layer, length, dim):
-    """`layer(x, x)` as a GraphDef with its weights as constants."""
+def frozen_forward(tf, impl, layer, length, dim):
+    """The layer's call as a GraphDef with its weights as constants."""
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
     )
 
-    function = tf.function(lambda x: layer(x, x))
+    function = tf.function(layer_call(impl, layer, length))
     concrete = function.get_concrete_function(
         tf.TensorSpec((1, length, dim), tf.float32)
     )
@@ -64,15 +68,16 @@ def main():
     parser.add_argument("--length", type=int, default=4096)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--top", type=int, default=20)
+    parser.add_argument("--impl", default="bigbird", choices=IMPLS)
     args = parser.parse_args()
 
     import numpy as np
     import tensorflow as tf
 
     cfg = DEFAULTS
-    layer = build_layer("bigbird", cfg)
+    layer = build_layer(args.impl, cfg, args.length)
     graph_def, input_name, output_name = frozen_forward(
-        tf, layer, args.length, cfg["dim"]
+        tf, args.impl, layer, args.length, cfg["dim"]
     )
     graph = tf.Graph()
     with graph.as_default():
@@ -99,10 +104,10 @@ def main():
     session.close()
 
     step = measure.median(steps)
-    flops = forward_flops("bigbird", args.length, cfg)
+    flops = forward_flops(args.impl, layer, args.length, cfg)
     rate = reference.rate()
     total = sum(totals.values())
-    print(f"BigBirdAttention forward, {args.length} tokens: step "
+    print(f"{args.impl} forward, {args.length} tokens: step "
           f"{1e3 * step:.1f} ms, {flops / step / 1e9:.0f} GFLOP/s = "
           f"{100 * flops / step / rate:.0f}% of the dense matmul "
           f"({rate / 1e9:.0f} GFLOP/s); traced op times add up to "

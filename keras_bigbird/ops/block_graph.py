@@ -107,7 +107,7 @@ def _global_token_mask(global_mask, key_mask, max_global_tokens):
         "More global tokens than `max_global_tokens` "
         f"({max_global_tokens}) in an example: raise `max_global_tokens` "
         "or mark fewer tokens in `global_mask`.",
-        name="global_mask",
+        name="global tokens in an example",
     )
     if depend is not None:
         mask = depend(mask)

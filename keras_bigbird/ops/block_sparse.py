@@ -101,10 +101,18 @@ def _gather_token_blocks(x, table):
 
 
 def _take_tokens(x, tokens):
-    """`x [batch, heads, length, d]` at `tokens [batch or 1, n]`."""
+    """`x [batch, heads, length, d]` at `tokens [batch or 1, n]`.
+
+    One `take` on the flattened tensor (`take_along_axis` would transpose
+    `x` first on TensorFlow).
+    """
     if _batch_independent(tokens):
         return ops.take(x, tokens[0], axis=2)
-    return ops.take_along_axis(x, tokens[:, None, :, None], axis=2)
+    batch, heads, length = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
+    offsets = ops.reshape(ops.arange(batch * heads, dtype="int32"), (batch, heads, 1))
+    index = tokens[:, None, :] + offsets * length
+    depth = x.shape[-1] if x.shape[-1] is not None else ops.shape(x)[-1]
+    return ops.take(ops.reshape(x, (-1, depth)), index, axis=0)
 
 
 def _global_blocks(graph):
@@ -143,12 +151,9 @@ def _block_keys(graph, length, key=None, value=None):
         def with_global(x):
             if x is None:
                 return None
-            extra = ops.take_along_axis(
-                ops.reshape(x, (batch, ops.shape(x)[1], -1, x.shape[-1])),
-                tokens[:, None, :, None],
-                axis=2,
-            )
-            extra = ops.reshape(extra, (batch, ops.shape(x)[1], -1, block, x.shape[-1]))
+            heads, depth = ops.shape(x)[1], x.shape[-1]
+            extra = _take_tokens(ops.reshape(x, (batch, heads, -1, depth)), tokens)
+            extra = ops.reshape(extra, (batch, heads, -1, block, depth))
             return ops.concatenate([x, extra], axis=2)
 
         key, value = with_global(key), with_global(value)

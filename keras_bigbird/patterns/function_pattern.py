@@ -87,7 +87,7 @@ class FunctionPattern(AttentionPattern):
             self.max_key_blocks,
             "A query block of this FunctionPattern attends more key blocks "
             f"than `max_key_blocks` ({self.max_key_blocks}).",
-            name="max_key_blocks",
+            name="key blocks in a query block",
         )
         if depend is not None:
             mask = depend(mask)

@@ -109,7 +109,8 @@ def concrete_value(x):
 def at_most(value, limit, message, name):
     """Checks `value <= limit` for a scalar that may be known only at run time.
 
-    Known now: a `ValueError` (naming `name` and the value received).
+    Known now: a `ValueError`, "`message` Received: `value` `name`" (so
+    `name` says what was counted, e.g. "global tokens in an example").
     Otherwise on TensorFlow, a callable that makes a tensor depend on an
     in-graph assertion (see `at_most_in_graph`); None where no check can
     run (under `jax.jit`; XLA drops TensorFlow assertions too), and the
@@ -118,6 +119,6 @@ def at_most(value, limit, message, name):
     concrete = concrete_value(value)
     if concrete is not None:
         if int(concrete) > limit:
-            raise ValueError(f"{message} Received: {name} with {int(concrete)}")
+            raise ValueError(f"{message} Received: {int(concrete)} {name}")
         return None
     return at_most_in_graph(value, limit, message)
