@@ -10,6 +10,8 @@ from keras_bigbird.convert import checkpoint
 from keras_bigbird.convert import config as config_lib
 from keras_bigbird.convert import weights
 from keras_bigbird.convert.encoder import PretrainedBigBirdEncoder
+from keras_bigbird.patterns import OriginalBigBirdPattern
+from keras_bigbird.patterns import legacy
 
 # The google code cuts its 1024/3072/4096-token random patterns from tables
 # drawn for this many tokens, whatever `max_position_embeddings` is
@@ -176,12 +178,10 @@ def from_google_checkpoint(ckpt_path, config, random_pattern="bigbird_original")
             f"encoder checkpoint with scope {scope!r}. Some of its variables: "
             f"{weights.some_names(tensors.names())}"
         )
-    encoder = PretrainedBigBirdEncoder(
-        random_pattern=random_pattern,
-        seed=0,
-        original_table_length=GOOGLE_TABLE_LENGTH,
-        **arguments,
+    pattern = legacy.bigbird_pattern(
+        random_pattern, arguments.pop("num_random_blocks"), GOOGLE_TABLE_LENGTH
     )
+    encoder = PretrainedBigBirdEncoder(pattern=pattern, seed=0, **arguments)
     weights.assign_encoder(
         encoder,
         renamed,
@@ -207,8 +207,8 @@ def from_google_checkpoint(ckpt_path, config, random_pattern="bigbird_original")
             stacklevel=2,
         )
     if (
-        random_pattern == "bigbird_original"
-        and arguments["max_sequence_length"] > GOOGLE_TABLE_LENGTH
+        isinstance(pattern, OriginalBigBirdPattern)
+        and arguments["max_sequence_length"] > pattern.table_length
     ):
         warnings.warn(
             "The original pattern is stored for "

@@ -7,6 +7,7 @@ from keras_bigbird.convert import checkpoint
 from keras_bigbird.convert import config as config_lib
 from keras_bigbird.convert import weights
 from keras_bigbird.convert.encoder import PretrainedBigBirdEncoder
+from keras_bigbird.patterns import legacy
 from keras_bigbird.convert.heads import TransformersClassifier
 from keras_bigbird.convert.heads import TransformersQuestionAnswerer
 
@@ -70,8 +71,10 @@ def from_transformers(path, head="auto", random_pattern="bigbird_original"):
         path: the checkpoint directory (or a file inside it).
         head: `"auto"` (the head the checkpoint has, if any), `"none"` (the
             encoder only), `"classifier"` or `"question_answerer"`.
-        random_pattern: `"bigbird_original"` (the pretrained pattern) or
-            `"hashed"` (the package's default).
+        random_pattern: `"bigbird_original"` (the pretrained pattern, an
+            `OriginalBigBirdPattern` drawn for `max_position_embeddings`
+            tokens, as transformers) or `"hashed"` (the package's default
+            `BigBirdPattern`).
 
     Returns:
         A `PretrainedBigBirdEncoder`, or a `TransformersClassifier` /
@@ -102,9 +105,12 @@ def from_transformers(path, head="auto", random_pattern="bigbird_original"):
         )
     head = _detect_head(tensors, head)
 
-    encoder = PretrainedBigBirdEncoder(
-        random_pattern=random_pattern, seed=0, **arguments
+    pattern = legacy.bigbird_pattern(
+        random_pattern,
+        arguments.pop("num_random_blocks"),
+        arguments["max_sequence_length"],
     )
+    encoder = PretrainedBigBirdEncoder(pattern=pattern, seed=0, **arguments)
     with_pooler = f"{prefix}pooler.weight" in tensors
     weights.assign_encoder(
         encoder,

@@ -262,35 +262,53 @@ class BlockSparseAttention(keras.layers.Layer):
         when `padding_mask` or `global_mask` (`[batch, seq_len]`) is
         given: entry `[b, h, i, j]` is True exactly when query `i` attends
         key `j` in head `h` (with `padding_mask`, padded keys are never
-        attended). `causal` defaults to the layer's. Quadratic in
-        `seq_len`: for tests, pictures and short sequences.
+        attended). `causal` defaults to the layer's. Computed with numpy
+        from the pattern's block graph (`patterns.block_adjacency`), apart
+        from the layer's own in-graph code. Quadratic in `seq_len`: for
+        tests, pictures and short sequences.
         """
         checks.positive_int("seq_len", seq_len)
-        per_example = padding_mask is not None or global_mask is not None
-        batch = 1
-        for mask in (padding_mask, global_mask):
-            if mask is not None:
-                batch = np.shape(mask)[0]
-        probe = np.zeros((batch, seq_len, 1), "float32")
-        if padding_mask is not None:
-            padding_mask = check_padding_mask(padding_mask, probe)
-        if global_mask is not None:
-            global_mask = self._check_global_mask(global_mask, probe)
-        key_mask, global_mask, padded = self._padded_masks(
-            seq_len, batch, padding_mask, global_mask
-        )
         causal = self.causal if causal is None else bool(causal)
-        full = self.pattern.full_attention(padded // self.block_size, self.block_size)
-        if full is True:
-            graph = self._full_mask(key_mask, padded, causal)
-            graph = ops.broadcast_to(graph, (batch, self.num_heads, padded, padded))
-        else:
-            graph = block_sparse.dense_mask(
-                self._block_graph(padded, key_mask, global_mask, causal), padded
-            )
-        graph = np.asarray(ops.convert_to_numpy(graph))[:, :, :seq_len, :seq_len]
-        graph = np.broadcast_to(graph, (batch, self.num_heads, seq_len, seq_len))
-        return graph.copy() if per_example else graph[0].copy()
+        per_example = padding_mask is not None or global_mask is not None
+        probe = np.zeros((1, seq_len, 1), "float32")
+        masks = {}
+        for name, mask in (("padding_mask", padding_mask), ("global_mask", global_mask)):
+            if mask is not None:
+                mask = np.asarray(ops.convert_to_numpy(mask))
+                probe = np.zeros((mask.shape[0], seq_len, 1), "float32")
+                check_batch_by_length(mask, name, probe, "query")
+                masks[name] = mask.astype(bool)
+        batch = probe.shape[0]
+        key_mask = masks.get("padding_mask", np.ones((batch, seq_len), bool))
+        block = self.block_size
+        num_blocks = -(-seq_len // block)
+        real_blocks = None
+        if "padding_mask" in masks:
+            last = np.max(np.where(key_mask, np.arange(1, seq_len + 1), 0), axis=1)
+            real_blocks = np.maximum(-(-last // block), 1)
+        blocks = patterns_lib.block_adjacency(
+            self.pattern, num_blocks, self.num_heads, self.seed,
+            real_blocks=real_blocks, causal=causal, block_size=block,
+        )
+        token_block = np.arange(seq_len) // block
+        graph = blocks[:, :, token_block][:, :, :, token_block]
+        graph = np.broadcast_to(graph, (batch, *graph.shape[1:])).copy()
+        if "global_mask" in masks:
+            if not self.max_global_tokens:
+                self._check_global_mask(masks["global_mask"], probe)
+            is_global = masks["global_mask"] & key_mask
+            count = int(is_global.sum(axis=1).max(initial=0))
+            if count > self.max_global_tokens:
+                raise ValueError(
+                    "More global tokens than `max_global_tokens` "
+                    f"({self.max_global_tokens}) in an example. Received: "
+                    f"{count} global tokens in an example"
+                )
+            graph |= is_global[:, None, :, None] | is_global[:, None, None, :]
+        graph &= key_mask[:, None, None, :]
+        if causal:
+            graph &= np.tri(seq_len, dtype=bool)
+        return graph if per_example else graph[0]
 
     def _check_global_mask(self, global_mask, query):
         if not self.max_global_tokens:

@@ -21,6 +21,7 @@ from keras_bigbird.convert import PretrainedBigBirdEncoder
 from keras_bigbird.convert import TransformersClassifier
 from keras_bigbird.convert import TransformersQuestionAnswerer
 from keras_bigbird.convert import from_transformers
+from keras_bigbird.patterns import OriginalBigBirdPattern
 
 ATOL = 1e-4
 
@@ -174,7 +175,9 @@ def test_saved_and_reloaded_model_matches(checkpoints, tmp_path):
             atol=1e-6,
         )
     attention = restored.encoder.encoder_layers[1].attention_layer
-    assert attention.random_pattern == "bigbird_original" and attention.seed == 1
+    assert isinstance(attention.pattern, OriginalBigBirdPattern)
+    assert attention.pattern.table_length == restored.encoder.max_sequence_length
+    assert attention.seed == 1
 
 
 @pytest.mark.tf_only

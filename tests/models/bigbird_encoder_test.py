@@ -7,6 +7,9 @@ import pytest
 from keras_bigbird.models import BigBirdEncoder
 from keras_bigbird.models import PRESETS
 from keras_bigbird.ops import original_pattern
+from keras_bigbird.patterns import BigBirdPattern
+from keras_bigbird.patterns import OriginalBigBirdPattern
+from keras_bigbird.patterns import WindowPattern
 from tests.encoder_helpers import BACKEND
 from tests.encoder_helpers import encoder_inputs
 
@@ -22,7 +25,7 @@ def tiny_encoder(**kwargs):
         intermediate_dim=32,
         max_sequence_length=2048,
         block_size=16,
-        num_random_blocks=2,
+        pattern=BigBirdPattern(2),
         dropout=0.1,
         attention_dropout=0.1,
         seed=5,
@@ -42,7 +45,7 @@ def numpy_outputs(outputs):
 def test_shapes_and_dtypes_for_variable_lengths(length):
     # Block 64: 63/64/65 straddle a block boundary, 2048 is 32 blocks (the
     # sparse path); the second sequence of the batch is padded.
-    encoder = tiny_encoder(block_size=64, num_random_blocks=1)
+    encoder = tiny_encoder(block_size=64, pattern=BigBirdPattern(1))
     inputs = encoder_inputs(2, length, VOCAB, lengths=[length, (length + 1) // 2])
     outputs = numpy_outputs(encoder(inputs))
     assert outputs["sequence_output"].shape == (2, length, 16)
@@ -76,12 +79,14 @@ def test_padded_batch_rows_equal_the_rows_alone():
     [
         (290, 300),  # 19 blocks of 16 either way: the sparse graph
         (20, 100),  # 2 and 7 blocks: both within the dense regime
+        (200, 1000),  # 13 and 63 blocks
+        (17, 2048),  # the dense regime padded into the sparse one
     ],
 )
 def test_extra_padding_does_not_change_real_outputs(real, padded):
-    # The block-sparse graph is a function of the number of blocks (the
-    # last block is global, random blocks are drawn for that count), so
-    # padding keeps real outputs exactly where it keeps that graph.
+    # Each example's graph comes from its own real length (its last
+    # global block is its last real block, its random blocks are drawn
+    # among its real blocks), so padding never changes real outputs.
     encoder = tiny_encoder()
     inputs = encoder_inputs(2, padded, VOCAB, lengths=[real, real])
     short = numpy_outputs(encoder({k: v[:, :real] for k, v in inputs.items()}))
@@ -91,6 +96,26 @@ def test_extra_padding_does_not_change_real_outputs(real, padded):
     )
     np.testing.assert_allclose(
         long["pooled_output"], short["pooled_output"], atol=1e-5
+    )
+
+
+def test_global_mask_makes_tokens_global_in_every_layer():
+    encoder = tiny_encoder(max_global_tokens=8)
+    inputs = encoder_inputs(2, 400, VOCAB, lengths=[400, 333])
+    globals_ = np.zeros((2, 400), "int32")
+    globals_[:, [0, 5, 6, 200]] = 1
+    with_global = numpy_outputs(encoder(dict(inputs, global_mask=globals_)))
+    without = numpy_outputs(encoder(inputs))
+    assert np.abs(
+        with_global["sequence_output"] - without["sequence_output"]
+    ).max() > 1e-3
+    for i in range(2):
+        graph = encoder.attention_graph(i, 400, inputs["padding_mask"], globals_)
+        assert graph[:, :, :, 200].all() and graph[0, :, 200, :].all()
+    # An all-zero global mask is no global token.
+    zeros = numpy_outputs(encoder(dict(inputs, global_mask=0 * globals_)))
+    np.testing.assert_allclose(
+        zeros["sequence_output"], without["sequence_output"], atol=1e-5
     )
 
 
@@ -126,15 +151,16 @@ def test_equals_dense_attention_encoder_restricted_to_the_same_graph(
     inputs = encoder_inputs(2, length, VOCAB, lengths=[700, 523])
     expected = numpy_outputs(sparse(inputs))
 
-    graphs = [sparse.attention_graph(i, length) for i in range(2)]
+    graphs = [
+        sparse.attention_graph(i, length, inputs["padding_mask"])
+        for i in range(2)
+    ]
     assert (graphs[0] != graphs[1]).any()  # every layer has its own pattern
     assert not graphs[0].all()
     x = dense.embeddings(inputs["token_ids"], inputs["segment_ids"])
     for layer, graph in zip(dense.encoder_layers, graphs):
         x = layer(
-            x,
-            padding_mask=inputs["padding_mask"],
-            attention_mask=np.broadcast_to(graph[None], (2, *graph.shape)),
+            x, padding_mask=inputs["padding_mask"], attention_mask=graph
         )
     if dense.final_layer_norm is not None:
         x = dense.final_layer_norm(x)
@@ -152,7 +178,7 @@ def test_equals_dense_attention_encoder_restricted_to_the_same_graph(
 
 def test_window_encoder_differs_and_shares_weights():
     sparse = tiny_encoder()
-    window = tiny_encoder(attention_type="window")
+    window = tiny_encoder(pattern=WindowPattern(3))
     window.set_weights(sparse.get_weights())
     inputs = encoder_inputs(1, 300, VOCAB)
     a = numpy_outputs(sparse(inputs))["sequence_output"]
@@ -175,12 +201,14 @@ def test_layer_seeds_are_derived_from_seed_and_index():
     assert (a.attention_graph(1, 500) != c.attention_graph(1, 500)).any()
 
 
-def test_original_random_pattern_seeds_layer_i_with_i():
-    """`random_pattern="bigbird_original"`: layer `i` attends the blocks the
-    original generator draws with numpy seed `i` for `max_sequence_length`
-    tokens, as the published checkpoints (whose outputs
-    tests/convert/transformers_test.py compares with transformers)."""
-    encoder = tiny_encoder(random_pattern="bigbird_original", num_layers=3)
+def test_original_pattern_seeds_layer_i_with_i():
+    """`OriginalBigBirdPattern`: layer `i` attends the blocks the original
+    generator draws with numpy seed `i` for `table_length` tokens, as the
+    published checkpoints (whose outputs tests/convert/transformers_test.py
+    compares with transformers)."""
+    encoder = tiny_encoder(
+        pattern=OriginalBigBirdPattern(2, table_length=2048), num_layers=3
+    )
     for i in range(3):
         np.testing.assert_array_equal(
             encoder.attention_graph(i, 500),
@@ -239,7 +267,10 @@ def test_longer_than_max_sequence_length_with_unknown_length(jit_compile):
         (dict(attention_type="dense"), "attention_type"),
         (dict(seed=2**31), "seed"),
         (dict(block_size=0), "block_size"),
-        (dict(random_pattern="numpy"), "random_pattern='numpy'"),
+        (dict(random_pattern="numpy", pattern=None), "random_pattern='numpy'"),
+        (dict(pattern="window"), "pattern='window'"),
+        (dict(num_random_blocks=2), "either `pattern` or"),
+        (dict(max_global_tokens=-1), "max_global_tokens"),
     ],
 )
 def test_invalid_arguments(kwargs, match):
@@ -253,21 +284,33 @@ def test_invalid_arguments(kwargs, match):
 def test_get_config_round_trip():
     encoder = tiny_encoder(
         normalize_first=True, gradient_checkpointing=True, num_segments=3,
-        attention_type="window", activation="relu", layer_norm_epsilon=1e-6,
-        random_pattern="bigbird_original",
+        pattern=WindowPattern(5, 2) | BigBirdPattern(1), activation="relu",
+        layer_norm_epsilon=1e-6, causal=True, max_global_tokens=9,
     )
     config = encoder.get_config()
     restored = BigBirdEncoder.from_config(config)
     assert restored.get_config() == config
+    assert restored.pattern == encoder.pattern
     for name in (
         "vocabulary_size", "num_layers", "num_heads", "hidden_dim",
         "intermediate_dim", "max_sequence_length", "block_size",
-        "num_random_blocks", "dropout", "attention_dropout", "num_segments",
+        "pattern", "dropout", "attention_dropout", "num_segments",
         "normalize_first", "gradient_checkpointing", "seed",
         "attention_type", "activation", "layer_norm_epsilon",
-        "initializer_range", "random_pattern",
+        "initializer_range", "causal", "max_global_tokens",
     ):
         assert name in config
+
+
+def test_release_0_1_pattern_arguments_become_patterns():
+    assert tiny_encoder(pattern=None, num_random_blocks=1).pattern == (
+        BigBirdPattern(1)
+    )
+    window = tiny_encoder(pattern=None, attention_type="window")
+    assert window.pattern == WindowPattern(3)
+    assert window.attention_type == "block_sparse"
+    original = tiny_encoder(pattern=None, random_pattern="bigbird_original")
+    assert original.pattern == OriginalBigBirdPattern(3, table_length=2048)
 
 
 def test_keras_save_and_load_round_trip(tmp_path):
@@ -438,8 +481,8 @@ def test_presets_build_the_published_architectures():
     assert (config["num_layers"], config["hidden_dim"], config["num_heads"],
             config["intermediate_dim"], config["vocabulary_size"],
             config["max_sequence_length"], config["block_size"],
-            config["num_random_blocks"]) == (12, 768, 12, 3072, 50358, 4096,
-                                             64, 3)
+            config["pattern"]["config"]["num_random_blocks"]) == (
+                12, 768, 12, 3072, 50358, 4096, 64, 3)
     assert base.count_params() == _parameter_count(config) == 127_468_800
     large = PRESETS["bigbird_roberta_large"]["config"]
     assert (large["num_layers"], large["hidden_dim"], large["num_heads"],
