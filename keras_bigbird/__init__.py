@@ -5,4 +5,6 @@ from keras_bigbird import convert
 from keras_bigbird import layers
 from keras_bigbird import models
 from keras_bigbird import ops
+from keras_bigbird import patterns
+from keras_bigbird.patterns.plot import plot_attention_graph
 from keras_bigbird.version import __version__

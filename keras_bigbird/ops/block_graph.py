@@ -63,34 +63,34 @@ class BlockGraph:
         return ops.maximum(slot, 0)
 
 
-def real_blocks_of(key_mask, block_size):
+def real_blocks_of(key_mask, block_size, xp=ops):
     """Each example's number of real blocks: up to its last real token.
 
     `key_mask` is bool `[batch, length]`; an example with no real token has
     one block.
     """
-    length = ops.shape(key_mask)[1]
-    positions = ops.arange(1, length + 1, dtype="int32")[None]
-    last = ops.max(ops.where(key_mask, positions, 0), axis=1)
-    return ops.maximum((last + block_size - 1) // block_size, 1)
+    length = xp.shape(key_mask)[1]
+    positions = xp.arange(1, length + 1, dtype="int32")[None]
+    last = xp.max(xp.where(key_mask, positions, 0), axis=1)
+    return xp.maximum((last + block_size - 1) // block_size, 1)
 
 
-def _first_true(mask, k):
+def _first_true(mask, k, xp):
     """Positions of the first `k` True entries of each row: `(idx, valid)`.
 
     `mask` is bool `[batch, length]`; `idx` is int32 `[batch, k]`, ascending,
     0 where invalid.
     """
-    length = ops.shape(mask)[1]
+    length = xp.shape(mask)[1]
     # k zeros appended so that top_k always has k entries to choose from.
-    score = ops.where(mask, length - ops.arange(length, dtype="int32"), 0)
-    score = ops.pad(score, ((0, 0), (0, k)))
-    values, idx = ops.top_k(score, k)
+    score = xp.where(mask, length - xp.arange(length, dtype="int32"), 0)
+    score = xp.pad(score, ((0, 0), (0, k)))
+    values, idx = xp.top_k(score, k)
     valid = values > 0
-    return ops.where(valid, ops.cast(idx, "int32"), 0), valid
+    return xp.where(valid, xp.cast(idx, "int32"), 0), valid
 
 
-def _global_token_mask(global_mask, key_mask, max_global_tokens):
+def _global_token_mask(global_mask, key_mask, max_global_tokens, xp):
     """The global tokens that count: real tokens, the first `max` of them.
 
     More than `max_global_tokens` is a `ValueError` when the values are
@@ -98,9 +98,9 @@ def _global_token_mask(global_mask, key_mask, max_global_tokens):
     `jax.jit`, where no assertion can stop the program, the first
     `max_global_tokens` stay global and the rest do not.
     """
-    mask = ops.logical_and(ops.cast(global_mask, "bool"), key_mask)
-    rank = ops.cumsum(ops.cast(mask, "int32"), axis=1)
-    count = ops.max(rank[:, -1:]) if mask.shape[1] != 0 else 0
+    mask = xp.logical_and(xp.cast(global_mask, "bool"), key_mask)
+    rank = xp.cumsum(xp.cast(mask, "int32"), axis=1)
+    count = xp.max(rank[:, -1:]) if mask.shape[1] != 0 else 0
     depend = checks.at_most(
         count,
         max_global_tokens,
@@ -111,7 +111,25 @@ def _global_token_mask(global_mask, key_mask, max_global_tokens):
     )
     if depend is not None:
         mask = depend(mask)
-    return ops.logical_and(mask, rank <= max_global_tokens)
+    return xp.logical_and(mask, rank <= max_global_tokens)
+
+
+def _namespace(num_blocks, key_mask, global_mask):
+    """numpy when every input is known now (a static length, masks known
+    in eager mode), else `keras.ops`. numpy gives constants: eager JAX
+    would compile each of the tables' ops for every new shape."""
+    if not isinstance(num_blocks, int):
+        return ops, key_mask, global_mask
+    values = []
+    for mask in (key_mask, global_mask):
+        if mask is None:
+            values.append(None)
+            continue
+        value = checks.concrete_value(mask)
+        if value is None:
+            return ops, key_mask, global_mask
+        values.append(value)
+    return random_pattern.NUMPY, values[0], values[1]
 
 
 def build_block_graph(
@@ -142,18 +160,14 @@ def build_block_graph(
         causal: bool.
     """
     num_blocks = length // block_size
+    xp, key_mask, global_mask = _namespace(num_blocks, key_mask, global_mask)
     real_blocks = None
     if key_mask is None:
-        key_mask = ops.ones((1, length), "bool")
+        key_mask = xp.ones((1, length), "bool")
     else:
-        key_mask = ops.cast(key_mask, "bool")
+        key_mask = xp.cast(key_mask, "bool")
         if pattern.per_example:
-            real_blocks = real_blocks_of(key_mask, block_size)
-    # A static length and no per-example lengths: numpy constants (eager
-    # JAX would otherwise compile every op of the tables for each length).
-    xp = ops
-    if isinstance(num_blocks, int) and real_blocks is None:
-        xp = random_pattern.NUMPY
+            real_blocks = real_blocks_of(key_mask, block_size, xp)
     blocks, valid = pattern.key_blocks(
         num_blocks,
         num_heads,
@@ -163,7 +177,6 @@ def build_block_graph(
         causal=causal,
         xp=xp,
     )
-    blocks, valid = ops.convert_to_tensor(blocks), ops.convert_to_tensor(valid)
     graph = BlockGraph(
         block_size=block_size,
         num_blocks=num_blocks,
@@ -178,31 +191,37 @@ def build_block_graph(
         num_blocks, block_size=block_size, real_blocks=real_blocks, xp=xp
     )
     if rows is not None:
-        row_blocks, row_block_valid = map(ops.convert_to_tensor, rows)
+        row_blocks, row_block_valid = rows
         num_rows = row_blocks.shape[-1] * block_size
-        hits = ops.logical_and(
-            ops.equal(
+        hits = xp.logical_and(
+            xp.equal(
                 row_blocks[:, :, None],
-                ops.arange(num_blocks, dtype="int32")[None, None],
+                xp.arange(num_blocks, dtype="int32")[None, None],
             ),
             row_block_valid[:, :, None],
         )
-        graph.row_mask = ops.repeat(ops.any(hits, axis=1), block_size, axis=1)
+        graph.row_mask = xp.repeat(xp.any(hits, axis=1), block_size, axis=1)
     if global_mask is not None:
-        is_global = _global_token_mask(global_mask, key_mask, max_global_tokens)
-        graph.global_tokens, graph.global_valid = _first_true(
-            is_global, max_global_tokens
+        is_global = _global_token_mask(
+            global_mask, key_mask, max_global_tokens, xp
         )
-        graph.block_key_mask = ops.logical_and(
-            key_mask, ops.logical_not(is_global)
+        graph.global_tokens, graph.global_valid = _first_true(
+            is_global, max_global_tokens, xp
+        )
+        graph.block_key_mask = xp.logical_and(
+            key_mask, xp.logical_not(is_global)
         )
         num_rows += max_global_tokens
         if graph.row_mask is None:
             graph.row_mask = is_global
         else:
-            graph.row_mask = ops.logical_or(graph.row_mask, is_global)
+            graph.row_mask = xp.logical_or(graph.row_mask, is_global)
     if graph.row_mask is not None:
         graph.row_tokens, graph.row_valid = _first_true(
-            graph.row_mask, num_rows
+            graph.row_mask, num_rows, xp
         )
+    for field in dataclasses.fields(graph):
+        value = getattr(graph, field.name)
+        if value is not None and not isinstance(value, (bool, int)):
+            setattr(graph, field.name, ops.convert_to_tensor(value))
     return graph

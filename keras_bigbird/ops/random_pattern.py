@@ -19,11 +19,18 @@ import types
 import numpy as np
 from keras import ops
 
-# numpy under the names of the two `keras.ops` functions it lacks.
+def _top_k(x, k):
+    """`keras.ops.top_k` on the last axis (ties: the lower index first)."""
+    index = np.argsort(-np.asarray(x), axis=-1, kind="stable")[..., :k]
+    return np.take_along_axis(x, index, axis=-1), index
+
+
+# numpy under the names of the `keras.ops` functions it lacks.
 NUMPY = types.SimpleNamespace(
     **{name: getattr(np, name) for name in dir(np) if not name.startswith("_")},
     convert_to_tensor=np.asarray,
     cast=lambda x, dtype: np.asarray(x).astype(dtype),
+    top_k=_top_k,
 )
 
 _PRIME = 46337  # largest prime below sqrt(2**31); gcd(3, _PRIME - 1) == 1
