@@ -1,5 +1,6 @@
 """What the export needs to know about a model and its preprocessor."""
 
+from keras_bigbird.export.signatures import GLOBAL_MASK
 from keras_bigbird.export.signatures import INPUT_NAMES
 from keras_bigbird.export.signatures import PADDING_MASK
 from keras_bigbird.export.signatures import TOKEN_IDS
@@ -23,7 +24,10 @@ def model_input_names(model):
     """The model's dict input names, in signature order.
 
     The model must be called on a dict holding `token_ids` and
-    `padding_mask`, and optionally `segment_ids`.
+    `padding_mask`, and optionally `segment_ids`. An optional `global_mask`
+    (`BigBirdEncoder`'s) is not served: the served model is called without
+    it, as a Keras model called without it (task models derive their
+    global tokens from the other inputs in the graph).
     """
     try:
         inputs = model.input
@@ -36,6 +40,11 @@ def model_input_names(model):
             "such as a functional model built from `keras.Input`s of those "
             f"names. Received a model whose inputs are: {inputs!r}"
         )
+    optional = set(getattr(model, "optional_inputs", ()))
+    inputs = {
+        k: v for k, v in inputs.items()
+        if not (k == GLOBAL_MASK and k in optional)
+    }
     unknown = sorted(set(inputs) - set(INPUT_NAMES))
     missing = [name for name in (TOKEN_IDS, PADDING_MASK) if name not in inputs]
     if unknown or missing:

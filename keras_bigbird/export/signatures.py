@@ -11,6 +11,7 @@ TOKEN_IDS = "token_ids"
 PADDING_MASK = "padding_mask"
 SEGMENT_IDS = "segment_ids"
 INPUT_NAMES = (TOKEN_IDS, PADDING_MASK, SEGMENT_IDS)
+GLOBAL_MASK = "global_mask"  # optional model input, not served
 TEXT = "text"
 
 

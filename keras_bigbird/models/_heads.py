@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_bigbird.layers.global_token_mask import GlobalTokenMask
 from keras_bigbird.models.base import FunctionalModel
 from keras_bigbird.models.base import check_model_kwargs
 from keras_bigbird.models.bigbird_encoder import BigBirdEncoder
@@ -31,6 +32,32 @@ def resolve_encoder(encoder):
             f"encoder={encoder!r}"
         )
     return encoder
+
+
+def task_inputs(encoder, global_rule=None):
+    """`(inputs, encoder_inputs)` of a task model on `encoder`.
+
+    With `global_rule` (see `GlobalTokenMask`) the task derives the
+    encoder's `global_mask` in its graph and does not take one itself.
+    """
+    inputs = dict(encoder.input)
+    encoder_inputs = dict(inputs)
+    if global_rule is None:
+        return inputs, encoder_inputs
+    cap = getattr(encoder, "max_global_tokens", 0)
+    if "global_mask" not in inputs or not cap:
+        raise ValueError(
+            "The encoder takes no global tokens (it needs a `global_mask` "
+            "input and `max_global_tokens` > 0). Build it with "
+            "`max_global_tokens`, or turn the task's global tokens off. "
+            f"Received: encoder inputs {sorted(inputs)}, "
+            f"max_global_tokens={cap!r}"
+        )
+    inputs.pop("global_mask")
+    encoder_inputs["global_mask"] = GlobalTokenMask(
+        global_rule, cap, name="global_tokens"
+    )(inputs["padding_mask"], inputs.get("segment_ids"))
+    return inputs, encoder_inputs
 
 
 def output_dropout(encoder, rate):
@@ -93,7 +120,8 @@ class ClassifierModel(TaskModel):
     """Dropout and `Dense(num_classes)` on the encoder output `ENCODER_OUTPUT`.
 
     Subclasses name the encoder output and may post-process the logits in
-    `_outputs(logits, inputs)`.
+    `_outputs(logits, inputs)`. `global_cls=True` makes the first token
+    (`[CLS]`) global in every layer (see `GlobalTokenMask`).
     """
 
     ENCODER_OUTPUT = None
@@ -104,6 +132,7 @@ class ClassifierModel(TaskModel):
         num_classes,
         activation=None,
         dropout=0.1,
+        global_cls=False,
         dtype=None,
         **kwargs,
     ):
@@ -120,8 +149,10 @@ class ClassifierModel(TaskModel):
         )
 
         # === Functional Model ===
-        inputs = encoder.input
-        x = encoder(inputs)[self.ENCODER_OUTPUT]
+        inputs, encoder_inputs = task_inputs(
+            encoder, "cls" if global_cls else None
+        )
+        x = encoder(encoder_inputs)[self.ENCODER_OUTPUT]
         x = self.output_dense(self.output_dropout(x))
         outputs = self._outputs(x, inputs)
         super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
@@ -130,6 +161,7 @@ class ClassifierModel(TaskModel):
         self.num_classes = num_classes
         self.activation = keras.activations.get(activation)
         self.dropout = dropout
+        self.global_cls = bool(global_cls)
 
     def _outputs(self, logits, inputs):
         return logits
@@ -139,6 +171,7 @@ class ClassifierModel(TaskModel):
             "num_classes": self.num_classes,
             "activation": keras.activations.serialize(self.activation),
             "dropout": self.dropout,
+            "global_cls": self.global_cls,
         }
 
 

@@ -84,6 +84,26 @@ class FunctionalModel(keras.Model):
             **kwargs,
         )
 
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        # A symbolic call (the model nested in another functional model)
+        # without an optional input: Keras' functional shortcut reads the
+        # shape of every input, None included. The output spec does not
+        # depend on the optional inputs' values, so stand-ins of their
+        # declared spec serve; the call itself passes None on at run time.
+        inputs = self._with_optional_inputs(inputs)
+        if isinstance(inputs, dict):
+            inputs = {
+                name: (
+                    keras.KerasTensor(
+                        self.input[name].shape, dtype=self.input[name].dtype
+                    )
+                    if value is None and name in self.optional_inputs
+                    else value
+                )
+                for name, value in inputs.items()
+            }
+        return super().compute_output_spec(inputs, training=training, mask=mask)
+
     @classmethod
     def from_config(cls, config):
         return cls(**config)

@@ -20,6 +20,9 @@ class BigBirdClassifier(_heads.ClassifierModel):
         num_classes: number of classes.
         activation: of the output layer; None for logits.
         dropout: dropout rate before the output layer.
+        global_cls: make the first token (`[CLS]`) global in every layer
+            (it already is with the default `BigBirdPattern`, whose first
+            block is global; useful with a `WindowPattern`).
         dtype: dtype policy of the model (and of the head's variables);
             None for the encoder's policy.
         **kwargs: `keras.Model` arguments: `name`, `trainable`.

@@ -18,9 +18,18 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
     e.g. `y = {"start_logits": start, "end_logits": end}` and
     `keras.losses.SparseCategoricalCrossentropy(from_logits=True)`.
 
+    The question is global by default (`global_question=True`), as in ETC
+    and Longformer: the real tokens of segment 0 (`[CLS] question [SEP]`,
+    as `BlockPacker` packs a pair) attend the whole context and every
+    token attends them, in every layer, up to the encoder's
+    `max_global_tokens` first ones. The model derives them from
+    `segment_ids` in its graph (without `segment_ids` there is no
+    question, and no global token).
+
     Args:
         encoder: a `BigBirdEncoder`.
         dropout: dropout rate before the span layer.
+        global_question: make the question's tokens global.
         dtype: dtype policy of the model (and of the head's variables);
             None for the encoder's policy.
         **kwargs: `keras.Model` arguments: `name`, `trainable`.
@@ -41,7 +50,9 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
         - [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
     """
 
-    def __init__(self, encoder, dropout=0.1, dtype=None, **kwargs):
+    def __init__(
+        self, encoder, dropout=0.1, global_question=True, dtype=None, **kwargs
+    ):
         check_model_kwargs(type(self).__name__, kwargs)
         encoder = _heads.resolve_encoder(encoder)
         checks.rate("dropout", dropout)
@@ -55,8 +66,10 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
         self.span_logits = _heads.SpanLogits(dtype="float32", name="span")
 
         # === Functional Model ===
-        inputs = encoder.input
-        x = encoder(inputs)["sequence_output"]
+        inputs, encoder_inputs = _heads.task_inputs(
+            encoder, "first_segment" if global_question else None
+        )
+        x = encoder(encoder_inputs)["sequence_output"]
         x = self.span_dense(self.output_dropout(x))
         start, end = self.span_logits(x, inputs["padding_mask"])
         super().__init__(
@@ -68,6 +81,7 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
 
         # === Config ===
         self.dropout = dropout
+        self.global_question = bool(global_question)
 
     def _head_config(self):
-        return {"dropout": self.dropout}
+        return {"dropout": self.dropout, "global_question": self.global_question}

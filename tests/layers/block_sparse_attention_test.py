@@ -340,7 +340,7 @@ def padded_batch(rng, doc, globals_, lengths):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("pattern", INVARIANT_PATTERNS, ids=INVARIANT_IDS)
 def test_outputs_do_not_depend_on_padding_or_batch(pattern, mode):
-    eager_jax_only_if(pattern is INVARIANT_PATTERNS[0], mode)
+    eager_jax_only_if(False, mode)  # jax.jit covers JAX
     rng = np.random.default_rng(9)
     layer = invariance_layer(pattern, rng, causal=pattern is INVARIANT_PATTERNS[1])
     n = 157  # 40 blocks, the last partial

@@ -279,3 +279,75 @@ def test_invalid_arguments(cls):
         cls(encoder(), num_classes=0)
     with pytest.raises(ValueError, match="encoder"):
         cls("not an encoder", num_classes=2)
+
+
+# === Global tokens derived by the task models ===
+
+
+def question_inputs(length=300, question=20, seed=0):
+    inputs = encoder_inputs(2, length, VOCAB, lengths=[length, length - 60], seed=seed)
+    segments = (np.arange(length)[None] >= question).astype("int32")
+    inputs["segment_ids"] = np.repeat(segments, 2, 0) * inputs["padding_mask"]
+    return inputs
+
+
+def test_question_answerer_makes_the_question_global():
+    """Equals its encoder called with the question (segment 0, real tokens)
+    as `global_mask`; off, the encoder without global tokens."""
+    inputs = question_inputs()
+    model = BigBirdQuestionAnswerer(encoder(num_layers=2), dropout=0.0)
+    assert "global_mask" not in model.input
+    real = inputs["padding_mask"].astype(bool)
+    question = (inputs["segment_ids"] == 0) & real
+    sequence = model.encoder(dict(inputs, global_mask=question.astype("int32")))
+
+    def span(sequence):
+        logits = model.span_dense(sequence)
+        return to_numpy(logits)[..., 0]
+
+    expected = np.where(real, span(sequence["sequence_output"]), -1e9)
+    actual = to_numpy(model(inputs))["start_logits"]
+    np.testing.assert_allclose(actual, expected, atol=1e-4)
+    plain = model.encoder(inputs)["sequence_output"]
+    changed = np.abs(to_numpy(plain) - to_numpy(sequence["sequence_output"]))
+    assert changed[real].max() > 1e-3  # float noise is ~1e-7
+
+    off = BigBirdQuestionAnswerer(model.encoder, dropout=0.0, global_question=False)
+    off.span_dense.set_weights(model.span_dense.get_weights())
+    np.testing.assert_allclose(
+        to_numpy(off(inputs))["start_logits"],
+        np.where(real, span(plain), -1e9), atol=1e-4,
+    )
+
+
+def test_a_long_question_is_capped_at_max_global_tokens():
+    inputs = question_inputs(question=200)
+    model = BigBirdQuestionAnswerer(encoder(max_global_tokens=16))
+    mask = to_numpy(model.get_layer("global_tokens")(inputs["padding_mask"], inputs["segment_ids"]))
+    assert (mask.sum(axis=1) == 16).all()
+    np.testing.assert_array_equal(mask[:, :16], 1)
+    outputs = to_numpy(model(inputs))
+    assert np.isfinite(outputs["start_logits"]).all()
+
+
+def test_classifier_can_make_cls_global():
+    from keras_bigbird.patterns import WindowPattern
+
+    inputs = encoder_inputs(2, 300, VOCAB, lengths=[300, 190])
+    model = BigBirdClassifier(
+        encoder(pattern=WindowPattern(3), num_random_blocks=None),
+        num_classes=3, dropout=0.0, global_cls=True,
+    )
+    cls = np.zeros_like(inputs["padding_mask"])
+    cls[:, 0] = 1
+    pooled = model.encoder(dict(inputs, global_mask=cls))["pooled_output"]
+    expected = to_numpy(model.output_dense(pooled))
+    np.testing.assert_allclose(to_numpy(model(inputs)), expected, atol=1e-5)
+    restored = BigBirdClassifier.from_config(model.get_config())
+    assert restored.global_cls
+
+
+def test_global_tokens_need_an_encoder_that_takes_them():
+    with pytest.raises(ValueError, match="max_global_tokens=0"):
+        BigBirdQuestionAnswerer(encoder(max_global_tokens=0))
+    BigBirdQuestionAnswerer(encoder(max_global_tokens=0), global_question=False)
