@@ -31,3 +31,17 @@ def test_quick_start_runs_and_prints_the_shape_it_shows():
 
 def test_encoder_and_task_models_example_runs():
     run(python_block("Encoder and task models"))
+
+
+def test_attention_graphs_example_prints_what_it_shows():
+    code = python_block("Attention graphs")
+    shown = re.search(r"# (\(2, 1000, 64\) [0-9.]+)", code).group(1)
+    assert run(code).strip() == shown
+
+
+def test_causal_language_model_learns_what_it_shows():
+    text = README.read_text()
+    start = text.index("A tiny causal\nlanguage model")
+    code = re.compile(r"```python\n(.*?)```", re.S).search(text, start).group(1)
+    shown = re.search(r"# (next-token accuracy .*)", code).group(1)
+    assert run(code).strip() == shown

@@ -19,10 +19,12 @@ import types
 import numpy as np
 from keras import ops
 
-def _top_k(x, k):
-    """`keras.ops.top_k` on the last axis (ties: the lower index first)."""
-    index = np.argsort(-np.asarray(x), axis=-1, kind="stable")[..., :k]
-    return np.take_along_axis(x, index, axis=-1), index
+def _scatter(indices, values, shape):
+    """`keras.ops.scatter`: `values` added at `indices` into zeros."""
+    values = np.asarray(values)
+    out = np.zeros(shape, values.dtype)
+    np.add.at(out, tuple(np.asarray(indices).T), values)
+    return out
 
 
 # numpy under the names of the `keras.ops` functions it lacks.
@@ -30,7 +32,7 @@ NUMPY = types.SimpleNamespace(
     **{name: getattr(np, name) for name in dir(np) if not name.startswith("_")},
     convert_to_tensor=np.asarray,
     cast=lambda x, dtype: np.asarray(x).astype(dtype),
-    top_k=_top_k,
+    scatter=_scatter,
 )
 
 _PRIME = 46337  # largest prime below sqrt(2**31); gcd(3, _PRIME - 1) == 1

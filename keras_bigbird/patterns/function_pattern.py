@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_bigbird.ops import random_pattern
+from keras_bigbird.ops.block_graph import first_true
 from keras_bigbird.patterns.attention_pattern import AttentionPattern
 from keras_bigbird.patterns.attention_pattern import to_numpy_namespace
 from keras_bigbird.utils import checks
@@ -91,14 +92,15 @@ class FunctionPattern(AttentionPattern):
         )
         if depend is not None:
             mask = depend(mask)
-        # The True columns of each row, in ascending order, by top_k.
-        k = self.max_key_blocks
-        score = ops.where(mask, num_blocks - blocks, 0)
-        score = ops.pad(score, ((0, 0), (0, 0), (0, 0), (0, k)))
-        values, index = ops.top_k(score, k)
-        valid = values > 0
-        index = ops.where(valid, ops.cast(index, "int32"), 0)
-        return to_numpy_namespace(index, valid, xp)
+        # The True columns of each row, in ascending order.
+        shape = ops.shape(mask)
+        index, valid = first_true(
+            ops.reshape(mask, (-1, shape[-1])), self.max_key_blocks
+        )
+        shape = (shape[0], shape[1], shape[2], self.max_key_blocks)
+        return to_numpy_namespace(
+            ops.reshape(index, shape), ops.reshape(valid, shape), xp
+        )
 
     def get_config(self):
         return {

@@ -427,3 +427,67 @@ def test_probe_cannot_import_keras_bigbird():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "blocked: keras_bigbird is blocked" in done.stdout
+
+
+def relative_difference(a, b):
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
+
+
+def test_served_outputs_do_not_depend_on_the_other_inputs(classifier_export):
+    """TF Serving's batching pads a request to its longest input: a text's
+    outputs must not change with what it is batched with (per-example
+    graphs), through both signatures."""
+    served = tf.saved_model.load(classifier_export.path)
+    default = served.signatures["serving_default"]
+    text = served.signatures["serve_text"]
+    rng = np.random.default_rng(0)
+    n = 23
+    doc = rng.integers(5, VOCAB, (1, n)).astype("int32")
+
+    def request(lengths):
+        total = max(lengths)
+        ids = rng.integers(5, VOCAB, (len(lengths), total)).astype("int32")
+        ids[0, :n] = doc[0]
+        mask = (np.arange(total)[None] < np.array([n, *lengths[1:]])[:, None])
+        ids = np.where(mask, ids, 0).astype("int32")
+        return {"token_ids": ids, "padding_mask": mask.astype("int32"),
+                "segment_ids": np.zeros_like(ids)}
+
+    alone = default(**request([n]))["logits"].numpy()[0]
+    for lengths in ([n, 5], [40, 64, 3], [MAX_LENGTH, MAX_LENGTH]):
+        batched = default(**request(lengths))["logits"].numpy()[0]
+        assert relative_difference(batched, alone) <= 1e-5, lengths
+
+    short = "the cat sat on the mat"
+    alone = text(tf.constant([short]))["logits"].numpy()[0]
+    for others in (["a dog"], [" ".join(["the big bird reads long text"] * 5)]):
+        batched = text(tf.constant([short] + others))["logits"].numpy()[0]
+        assert relative_difference(batched, alone) <= 1e-5, others
+
+
+def test_question_answerer_serves_its_global_question_tokens(tmp_path):
+    """The served model derives the question's global tokens from the
+    segment ids in its graph, as the Keras model: a client sends nothing
+    new."""
+    from keras_bigbird.models import BigBirdQuestionAnswerer
+
+    tokenizer, _ = toy_models.preprocessor()
+    packer = BlockPacker.from_tokenizer(
+        tokenizer, max_sequence_length=MAX_LENGTH, block_size=4
+    )
+    model = BigBirdQuestionAnswerer(toy_models.bigbird_encoder())
+    packed = packer(
+        (tokenizer(["the cat sat", "a dog"]),
+         tokenizer(["the big bird reads long text on a mat .", "dog ran far"]))
+    )
+    features = {key: tf.cast(value, tf.int32) for key, value in packed.items()}
+    expected = model(features)
+    path = export_for_serving(model, tmp_path, name="qa", warmup_lengths=[8])
+    signature = saved_model_info.signature_tensors(path)["serving_default"]
+    assert sorted(signature["inputs"]) == ["padding_mask", "segment_ids", "token_ids"]
+    served = tf.saved_model.load(path).signatures["serving_default"](**features)
+    real = packed["padding_mask"].numpy().astype(bool)
+    for key in ("start_logits", "end_logits"):
+        np.testing.assert_allclose(
+            served[key].numpy()[real], expected[key].numpy()[real], atol=1e-5
+        )
