@@ -431,3 +431,28 @@ def test_config_round_trip_with_every_argument():
 def test_constructor_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         BlockSparseAttention(2, 4, **kwargs)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_with_global_tokens_and_causal(policy):
+    """Low-precision compute against the float64 oracle, and exact zeros
+    outside the graph."""
+    rng = np.random.default_rng(12)
+    layer = BlockSparseAttention(
+        2, 4, pattern=WindowPattern(3) | BigBirdPattern(1), block_size=4,
+        causal=True, max_global_tokens=3, seed=SEED, dtype=policy,
+    )
+    layer = built(layer, 6, rng)
+    x = inputs(rng, 2, 90, 6)
+    mask = make_mask("right", 2, 90, rng)
+    globals_ = global_tokens(2, 90, 3, rng)
+    output, probs = layer(
+        x, padding_mask=mask, global_mask=globals_, return_attention_scores=True
+    )
+    compute = policy.split("_")[1]
+    assert keras.backend.standardize_dtype(output.dtype) == compute
+    forward = oracle_for(layer, x, mask, global_mask=globals_)
+    rtol = 5e-3 if compute == "float16" else 3e-2
+    assert_close(to_numpy(ops.cast(output, "float32")), forward.output, rtol)
+    probs = to_numpy(ops.cast(probs, "float32"))
+    assert np.all(probs[~layer.attention_graph(90, mask, globals_)] == 0)
