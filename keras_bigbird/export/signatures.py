@@ -7,6 +7,9 @@ graph runs in any TensorFlow runtime: TF Serving, the C API, `tf.saved_model`.
 
 import tensorflow as tf
 
+from keras_bigbird.layers.input_validation import InputRules
+from keras_bigbird.layers.input_validation import model_input_rules
+
 TOKEN_IDS = "token_ids"
 PADDING_MASK = "padding_mask"
 SEGMENT_IDS = "segment_ids"
@@ -30,34 +33,20 @@ def text_input_signature():
     return [tf.TensorSpec([None], tf.string, name=TEXT)]
 
 
-def _check_range(tensor, name, size, what):
-    return [
-        tf.debugging.assert_non_negative(
-            tensor, message=f"{name} must not be negative"
-        ),
-        tf.debugging.assert_less(
-            tensor,
-            tf.constant(size, tf.int32),
-            message=f"{name} must be smaller than the {what} ({size})",
-        ),
-    ]
-
-
 def check_features(
     features, max_sequence_length, vocabulary_size=None, num_segments=None
 ):
     """Returns `features` gated on in-graph checks with clear messages.
 
     The checks run before the model: a length over `max_sequence_length`
-    (position embeddings, the trained pattern), an empty sequence, an input
-    whose shape differs from `token_ids`, or a token id outside
-    `[0, vocabulary_size)` or segment id outside `[0, num_segments)` (which
-    a GPU gather would silently map to zeros) fail with
+    (position embeddings, the trained pattern), and the rules of the
+    model's inputs (`InputRules`: an empty sequence, an input whose shape
+    differs from `token_ids`, a token id outside `[0, vocabulary_size)`, a
+    segment id outside `[0, num_segments)`, a mask other than 0/1; a GPU
+    gather would silently map a bad id to zeros) fail with
     `InvalidArgumentError` naming the input and the rule.
     """
-    token_ids = features[TOKEN_IDS]
-    shape = tf.shape(token_ids, out_type=tf.int32)
-    length = shape[1]
+    length = tf.shape(features[TOKEN_IDS], out_type=tf.int32)[1]
     checks = [
         tf.debugging.assert_less_equal(
             length,
@@ -66,35 +55,17 @@ def check_features(
                 "token_ids is longer than the maximum sequence length "
                 f"({max_sequence_length}) of this model"
             ),
-        ),
-        tf.debugging.assert_positive(
-            length, message="token_ids must have at least one position"
-        ),
+        )
     ]
-    for name, tensor in features.items():
-        if name == TOKEN_IDS:
-            continue
-        checks.append(
-            tf.debugging.assert_equal(
-                tf.shape(tensor, out_type=tf.int32),
-                shape,
-                message=(
-                    f"{name} must have the same [batch, length] shape as "
-                    "token_ids"
-                ),
-            )
-        )
-    if vocabulary_size is not None:
-        checks += _check_range(
-            token_ids, TOKEN_IDS, vocabulary_size, "vocabulary size"
-        )
-    if num_segments is not None and SEGMENT_IDS in features:
-        checks += _check_range(
-            features[SEGMENT_IDS],
-            SEGMENT_IDS,
-            num_segments,
-            "number of segments",
-        )
+    rules = model_input_rules(
+        "The served model", vocabulary_size or 1, num_segments or 0
+    )
+    values = [
+        rule for rule in rules.values
+        if vocabulary_size is not None or rule.name != TOKEN_IDS
+    ]
+    served = InputRules(rules.model_name, (TOKEN_IDS,), tuple(features))
+    checks += served.tf_assertions(features, values)
     with tf.control_dependencies(checks):
         return {name: tf.identity(tensor) for name, tensor in features.items()}
 

@@ -4,6 +4,8 @@ import keras
 from keras import ops
 
 from keras_bigbird.layers.global_token_mask import GlobalTokenMask
+from keras_bigbird.layers.input_validation import ValueRule
+from keras_bigbird.models import checked_data
 from keras_bigbird.models.base import FunctionalModel
 from keras_bigbird.models.base import check_model_kwargs
 from keras_bigbird.models.bigbird_encoder import BigBirdEncoder
@@ -103,6 +105,9 @@ class TaskModel(FunctionalModel):
         encoder = BigBirdEncoder.from_preset(preset, **(encoder_kwargs or {}))
         return cls(encoder, **kwargs)
 
+    def value_rules(self):
+        return self.encoder.value_rules()
+
     def _head_config(self):
         raise NotImplementedError
 
@@ -165,6 +170,14 @@ class ClassifierModel(TaskModel):
 
     def _outputs(self, logits, inputs):
         return logits
+
+    def label_rules(self):
+        return (
+            ValueRule(
+                checked_data.LABELS, 0, self.num_classes,
+                f"num_classes={self.num_classes}",
+            ),
+        )
 
     def _head_config(self):
         return {

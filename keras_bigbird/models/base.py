@@ -2,6 +2,10 @@
 
 import keras
 
+from keras_bigbird.layers.input_validation import InputRules
+from keras_bigbird.models import checked_data
+from keras_bigbird.utils import checks
+
 # The keyword arguments Keras' functional `keras.Model` constructor uses
 # (`Functional.__init__` reads `name` and `trainable` and silently drops
 # anything else, `dtype` included, which `FunctionalModel` handles itself).
@@ -20,6 +24,14 @@ def check_model_kwargs(cls_name, kwargs):
         raise ValueError(
             f"Unrecognized keyword arguments passed to {cls_name}: {unknown}"
         )
+
+
+def _in_keras_symbolic_build():
+    try:
+        from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+    except ImportError:  # Keras moved it: check dtypes everywhere.
+        return False
+    return in_symbolic_scope()
 
 
 class FunctionalModel(keras.Model):
@@ -58,6 +70,39 @@ class FunctionalModel(keras.Model):
             if getattr(tensor._keras_history[0], "optional", False)
         )
 
+    @property
+    def input_rules(self):
+        """The `InputRules` of the model's input dict: its names (required
+        and optional) and `value_rules()`."""
+        if not isinstance(self.input, dict):
+            return None
+        optional = self.optional_inputs
+        required = tuple(n for n in self.input if n not in optional)
+        values = [r for r in self.value_rules() if r.name in self.input]
+        return InputRules(type(self).__name__, required, optional, values)
+
+    def value_rules(self):
+        """The `ValueRule`s of the inputs (ids, masks); none by default."""
+        return ()
+
+    def label_rules(self):
+        """The `ValueRule`s of integer labels in `fit`/`evaluate` (named
+        after the outputs, or `"labels"` for a single output)."""
+        return ()
+
+    def _check_inputs(self, inputs):
+        rules = self.input_rules
+        if rules is None:
+            return
+        # Keras' own symbolic build under a `tf.distribute` strategy traces
+        # the model on the MEAN of the replicas' first batch: float64 ids.
+        present = rules.check_structure(
+            inputs, dtypes=not _in_keras_symbolic_build()
+        )
+        arrays = {k: checks.concrete_value(v) for k, v in present.items()}
+        if all(v is not None for v in arrays.values()):
+            rules.check_arrays(arrays)
+
     def _with_optional_inputs(self, inputs):
         if isinstance(inputs, dict) and isinstance(self.input, dict):
             missing = [
@@ -68,7 +113,9 @@ class FunctionalModel(keras.Model):
         return inputs
 
     def __call__(self, inputs, *args, **kwargs):
-        # Before Keras checks the inputs against the model's inputs.
+        # Before Keras matches dict entries by sorted position and casts
+        # them to the inputs' dtypes.
+        self._check_inputs(inputs)
         return super().__call__(
             self._with_optional_inputs(inputs), *args, **kwargs
         )
@@ -77,6 +124,7 @@ class FunctionalModel(keras.Model):
         # `stateless_call` (the JAX trainer) calls `call` directly. The
         # signature names `training`: Keras passes `training=True` in
         # `fit` only to models whose `call` declares it.
+        self._check_inputs(inputs)
         return super().call(
             self._with_optional_inputs(inputs),
             training=training,
@@ -103,6 +151,24 @@ class FunctionalModel(keras.Model):
                 for name, value in inputs.items()
             }
         return super().compute_output_spec(inputs, training=training, mask=mask)
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        x, y = checked_data.checked(self, x, y, "fit")
+        if validation_data is not None:
+            validation_data = checked_data.checked_validation(
+                self, validation_data
+            )
+        return super().fit(
+            x, y, *args, validation_data=validation_data, **kwargs
+        )
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        x, y = checked_data.checked(self, x, y, "evaluate")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        x, _ = checked_data.checked(self, x, None, "predict")
+        return super().predict(x, *args, **kwargs)
 
     @classmethod
     def from_config(cls, config):

@@ -1,10 +1,13 @@
 """`BigBirdEncoder`: the functional BigBird encoder (a backbone)."""
 
 import keras
+from keras import ops
 
 from keras_bigbird import patterns
 from keras_bigbird.layers.bigbird_embedding import BigBirdEmbedding
 from keras_bigbird.layers.bigbird_encoder_block import BigBirdEncoderBlock
+from keras_bigbird.layers.input_validation import InputValidation
+from keras_bigbird.layers.input_validation import model_input_rules
 from keras_bigbird.patterns import legacy
 from keras_bigbird.models import presets as preset_configs
 from keras_bigbird.models.base import FunctionalModel
@@ -155,6 +158,12 @@ class BigBirdEncoder(FunctionalModel):
         seed = seeds.resolve("seed", seed)
 
         # === Layers ===
+        self.input_validation = InputValidation(
+            vocabulary_size,
+            num_segments,
+            model_name=type(self).__name__,
+            name="input_validation",
+        )
         self.embeddings = BigBirdEmbedding(
             vocabulary_size=vocabulary_size,
             hidden_dim=hidden_dim,
@@ -222,7 +231,11 @@ class BigBirdEncoder(FunctionalModel):
             shape=(None,), dtype="int32", name="global_mask", optional=True
         )
         inputs["global_mask"] = global_mask
-        x = self.embeddings(token_ids, segment_ids)
+        checked = self.input_validation(inputs)
+        x = self.embeddings(checked["token_ids"], checked.get("segment_ids"))
+        # NaN for an example with a bad input where no check can stop the
+        # program (XLA, jax.jit); 1 otherwise.
+        x = x * ops.cast(checked["status"], x.dtype)[:, None, None]
         for layer in self.encoder_layers:
             x = layer(x, padding_mask=padding_mask, global_mask=global_mask)
         if self.final_layer_norm is not None:
@@ -260,6 +273,11 @@ class BigBirdEncoder(FunctionalModel):
         self.initializer_range = initializer_range
         self.causal = causal
         self.max_global_tokens = max_global_tokens
+
+    def value_rules(self):
+        return model_input_rules(
+            type(self).__name__, self.vocabulary_size, self.num_segments
+        ).values
 
     @staticmethod
     def layer_seed(seed, index):

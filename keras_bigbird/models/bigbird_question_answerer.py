@@ -83,5 +83,11 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
         self.dropout = dropout
         self.global_question = bool(global_question)
 
+    def label_rules(self):
+        return tuple(
+            _heads.ValueRule(name, 0, "length", "a position in the sequence")
+            for name in ("start_logits", "end_logits")
+        )
+
     def _head_config(self):
         return {"dropout": self.dropout, "global_question": self.global_question}

@@ -13,7 +13,10 @@ class BigBirdTokenClassifier(_heads.ClassifierModel):
     `[batch, length, num_classes]` logits (float32) when `activation` is
     None. The output carries `padding_mask` as its Keras mask, so Keras
     losses and metrics in `compile` ignore padded positions (the loss is the
-    mean over real tokens); labels at padded positions may be anything.
+    mean over real tokens). Labels at padded positions do not count, but
+    they must be classes too (e.g. 0): Keras computes the loss at every
+    position before it applies the mask, and a label such as -100 is an
+    error there (NaN under XLA), so `fit` rejects it first.
 
     Args:
         encoder: a `BigBirdEncoder`.

@@ -91,6 +91,8 @@ def concrete_value(x):
     import keras
     import numpy as np
 
+    if isinstance(x, keras.KerasTensor):
+        return None
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 

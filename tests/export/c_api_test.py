@@ -187,7 +187,7 @@ def test_c_api_serves_tokens_like_predict_without_op_libraries(
                 )
     assert "token_ids is longer than the maximum sequence length" in results[-2]
     assert (
-        "padding_mask must have the same [batch, length] shape" in results[-1]
+        "`padding_mask` must have the shape of `token_ids`" in results[-1]
     )
 
 

@@ -312,6 +312,7 @@ def test_bad_inputs_fail_with_clear_errors(encoder_export):
         request(9, token_ids=np.full((2, 9), VOCAB, "int32").tolist()),
         request(9, token_ids=np.full((2, 9), -1, "int32").tolist()),
         request(9, segment_ids=np.full((2, 9), 2, "int32").tolist()),
+        request(9, padding_mask=np.full((2, 9), -1, "int32").tolist()),
         request(0),
         request(MAX_LENGTH),
     ]
@@ -319,13 +320,15 @@ def test_bad_inputs_fail_with_clear_errors(encoder_export):
     errors = [result.get("error", "") for result in report["results"]]
     expected = [
         f"token_ids is longer than the maximum sequence length ({MAX_LENGTH})",
-        "padding_mask must have the same [batch, length] shape as token_ids",
-        "segment_ids must have the same [batch, length] shape as token_ids",
-        f"token_ids must be smaller than the vocabulary size ({VOCAB})",
-        "token_ids must not be negative",
-        "segment_ids must be smaller than the number of segments (2)",
-        "token_ids must have at least one position",
+        "`padding_mask` must have the shape of `token_ids`",
+        "`segment_ids` must have the shape of `token_ids`",
+        f"`token_ids` must be in [0, {VOCAB}) (vocabulary_size={VOCAB})",
+        f"`token_ids` must be in [0, {VOCAB}) (vocabulary_size={VOCAB})",
+        "`segment_ids` must be in [0, 2) (num_segments=2)",
+        "`padding_mask` must be in [0, 2)",
+        "The input sequences are empty",
     ]
+    assert len(errors) == len(expected) + 1
     for message, error in zip(expected, errors):
         assert message in error
     # The valid request next to them is answered.
