@@ -8,6 +8,9 @@ preset (`--smoke`, examples only) and the flags given on the command line.
 import argparse
 import json
 
+from keras_bigbird.utils import flags
+from keras_bigbird.utils.seeds import MAX_SEED
+
 # Every option of `train()`, with its default.
 DEFAULTS = {
     # Data: the user's files ...
@@ -73,16 +76,6 @@ OPTIONS_OF = {
 }
 
 
-def _json_object(text):
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"not JSON ({error})") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("expected a JSON object {...}")
-    return value
-
-
 def add_data_arguments(parser):
     group = parser.add_argument_group(
         "data", "the user's files (--data) or a TFDS dataset (--tfds)"
@@ -121,7 +114,7 @@ def add_data_arguments(parser):
     )
     group.add_argument(
         "--num-classes",
-        type=int,
+        type=flags.integer(2),
         help="classes of integer labels (--data only; None: the largest "
         "label + 1)",
     )
@@ -172,21 +165,27 @@ def add_tokenizer_arguments(parser):
         "an existing vocabulary, or a SentencePiece model trained on the "
         "training texts and saved beside the model",
     )
-    group.add_argument("--sentencepiece-model", metavar="FILE")
     group.add_argument(
-        "--wordpiece-vocabulary", metavar="FILE", help="one token a line"
+        "--sentencepiece-model", metavar="FILE", type=flags.existing_file
+    )
+    group.add_argument(
+        "--wordpiece-vocabulary",
+        metavar="FILE",
+        type=flags.existing_file,
+        help="one token a line",
     )
     group.add_argument(
         "--lowercase", action="store_true", help="case-fold (WordPiece)"
     )
     group.add_argument(
         "--vocabulary-size",
-        type=int,
+        # More ids than the 7 special tokens `train_sentencepiece` reserves.
+        type=flags.integer(8),
         help="size of the SentencePiece vocabulary trained",
     )
     group.add_argument(
         "--tokenizer-documents",
-        type=int,
+        type=flags.positive_int,
         help="documents the SentencePiece model is trained on",
     )
 
@@ -200,20 +199,24 @@ def add_model_arguments(parser):
     )
     group.add_argument(
         "--encoder-config",
-        type=_json_object,
+        type=flags.json_object,
         metavar="JSON",
         help="BigBirdEncoder arguments overriding the preset, e.g. "
         '\'{"num_layers": 4, "block_size": 32}\'',
     )
     group.add_argument(
         "--max-sequence-length",
-        type=int,
+        type=flags.positive_int,
         help="tokens a sequence, special tokens included; longer documents "
         "are truncated (a multiple of the block size)",
     )
-    group.add_argument("--dropout", type=float, help="dropout of the head")
     group.add_argument(
-        "--seed", type=int, help="seeds weights, dropout and shuffling"
+        "--dropout", type=flags.rate, help="dropout of the head"
+    )
+    group.add_argument(
+        "--seed",
+        type=flags.integer(0, MAX_SEED),
+        help="seeds weights, dropout and shuffling",
     )
 
 
@@ -224,18 +227,26 @@ def add_fit_arguments(parser):
         help="model.keras, checkpoint.keras, logs/ (TensorBoard), the "
         "tokenizer and figures.json go here",
     )
-    group.add_argument("--batch-size", type=int, help="sequences a batch")
+    group.add_argument(
+        "--batch-size", type=flags.positive_int, help="sequences a batch"
+    )
     group.add_argument(
         "--bucket-width",
-        type=int,
+        type=flags.positive_int,
         help="width of the length buckets (None: the block size)",
     )
-    group.add_argument("--epochs", type=int, help="passes over the data")
     group.add_argument(
-        "--steps-per-epoch", type=int, help="None: the whole training set"
+        "--epochs", type=flags.positive_int, help="passes over the data"
     )
     group.add_argument(
-        "--learning-rate", type=float, help="of Adam (clipnorm 1)"
+        "--steps-per-epoch",
+        type=flags.positive_int,
+        help="None: the whole training set",
+    )
+    group.add_argument(
+        "--learning-rate",
+        type=flags.positive_float,
+        help="of Adam (clipnorm 1)",
     )
 
 
@@ -288,9 +299,52 @@ def parse_config(parser, argv=None, defaults=None, smoke=None):
                 f"--config {first.config}: unknown options {unknown}; "
                 f"expected some of {sorted(known - {'help', 'config'})}"
             )
+        actions = {action.dest: action for action in parser._actions}
+        for name, value in overrides.items():
+            try:
+                overrides[name] = _file_value(actions[name], value, parser)
+            except argparse.ArgumentTypeError as error:
+                parser.error(
+                    f"--config {first.config}: option `{name}`: {error}"
+                )
     if getattr(first, "smoke", False):
         overrides.update(smoke or {})
     parser.set_defaults(**overrides)
     config = vars(parser.parse_args(argv))
     config.pop("config", None)
     return config
+
+
+def _file_value(action, value, parser):
+    """A `--config` file's `value` for `action`, checked as its flag is.
+
+    argparse applies `type=` and `choices` only to the command line, so a
+    file's `{"epochs": 0}` would bypass the range of `--epochs`.
+    """
+    if value is None and parser.get_default(action.dest) is None:
+        return None
+    if action.nargs == 0:  # store_true, --x/--no-x
+        if not isinstance(value, bool):
+            raise argparse.ArgumentTypeError(
+                f"expected true or false. Received: {value!r}"
+            )
+        return value
+    many = action.nargs in ("+", "*") and isinstance(value, list)
+    items = [_file_item(action, item) for item in (value if many else [value])]
+    return items if many else items[0]
+
+
+def _file_item(action, value):
+    if action.type is None and not isinstance(value, str):
+        raise argparse.ArgumentTypeError(
+            f"expected a string. Received: {value!r}"
+        )
+    if action.type is not None:
+        # JSON text, as the flag would have been typed: 3, 0.001, {...}.
+        text = value if isinstance(value, str) else json.dumps(value)
+        value = action.type(text)
+    if action.choices is not None and value not in action.choices:
+        raise argparse.ArgumentTypeError(
+            f"expected one of {list(action.choices)}. Received: {value!r}"
+        )
+    return value
