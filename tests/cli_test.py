@@ -436,3 +436,117 @@ def test_train_download_flags_and_their_help(capsys):
     # The default shown belongs to --download, not to --no-download.
     assert "--download, --no-download let tfds.load download" in help_text
     assert "--no-download do not" not in help_text
+
+
+# Modules whose import costs seconds: `--help` must not load them.
+HEAVY = ("tensorflow", "keras", "jax", "torch", "tensorflow_text")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The package `__init__`s import the models (and so Keras) eagerly: until
+# they load their submodules lazily, every CLI process imports TensorFlow.
+EAGER_PACKAGE_INIT = pytest.mark.xfail(
+    strict=True,
+    reason="keras_bigbird/__init__.py (and training/, export/, convert/) "
+    "import Keras when the CLI module is imported",
+)
+
+
+def run_module(*arguments, env=None):
+    """`python -m keras_bigbird.cli ARGUMENTS` on this checkout."""
+    env = {**os.environ, "PYTHONPATH": REPO, **(env or {})}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "keras_bigbird.cli", *arguments],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def module_level_imports(path):
+    """The modules `path` imports when it is imported (not in functions)."""
+    import ast
+
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    for node in list(ast.walk(tree)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.body = []  # imported when called, not when loaded
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def test_command_modules_import_tensorflow_only_when_they_run():
+    import importlib.util
+
+    seen = set()
+    todo = ["keras_bigbird.cli"] + [m for m, _ in cli.COMMANDS.values()]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # `from module import NAME`
+            continue
+        if spec is None or spec.origin.endswith("__init__.py"):
+            continue  # the packages: EAGER_PACKAGE_INIT
+        seen.add(name)
+        for module in module_level_imports(spec.origin):
+            assert module.split(".")[0] not in HEAVY, (name, module)
+            if module.startswith("keras_bigbird."):
+                todo.append(module)
+    assert "keras_bigbird.utils.flags" in seen
+
+
+@EAGER_PACKAGE_INIT
+@pytest.mark.parametrize("command", ["", "train", "export", "convert", "info"])
+def test_help_loads_no_tensorflow(command):
+    check = (
+        "import sys\n"
+        "from keras_bigbird import cli\n"
+        "try:\n"
+        f"    cli.main({[command, '--help'] if command else ['--help']})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print([m for m in {HEAVY} if m in sys.modules], file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": REPO}
+    done = subprocess.run(
+        [sys.executable, "-c", check],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0 and "usage: keras-bigbird" in done.stdout
+    assert done.stderr.splitlines()[-1] == "[]", done.stderr[-2000:]
+
+
+@EAGER_PACKAGE_INIT
+def test_tensorflow_start_up_logs_only_with_verbose():
+    done = run_module("info")
+    assert done.returncode == 0 and "keras backend:" in done.stdout
+    assert done.stderr == "", done.stderr[-2000:]
+
+
+def test_verbose_is_a_global_flag_and_a_command_flag(capsys):
+    assert cli.main(["--verbose", "info"]) == 0
+    assert "keras backend:" in capsys.readouterr().out
+    assert cli.main(["info", "--verbose", "--json"]) == 0
+    assert "backend" in json.loads(capsys.readouterr().out)
+
+
+def test_a_user_error_is_one_line_with_exit_code_2():
+    # In a process of its own: what a shell user sees.
+    done = run_module("train", "--epochs", "0")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "keras-bigbird train: error: argument --epochs: expected an integer "
+        ">= 1. Received: '0'"
+    )

@@ -12,8 +12,8 @@ which `keras-bigbird export --preprocessor` accepts after a packer.
 
 import json
 import os
-import sys
 
+from keras_bigbird.utils import flags
 
 # Heads only the transformers converter builds.
 GOOGLE_UNSUPPORTED_HEADS = ("classifier", "question_answerer")
@@ -34,6 +34,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--config",
         default=None,
+        type=flags.existing_file,
         help="JSON parameters of a google checkpoint (google only, "
         "required there)",
     )
@@ -58,51 +59,57 @@ def add_arguments(parser):
     parser.add_argument("--overwrite", action="store_true")
 
 
-def _fail(message):
-    print(f"keras-bigbird convert: error: {message}", file=sys.stderr)
-    return 2
-
-
-def run(args):
-    import keras
-
-    from keras_bigbird import convert
-
+def _check_arguments(args):
+    """Raises `ValueError` for a usage error, before any conversion."""
     if not args.output.endswith(".keras"):
-        return _fail(f"--output must end in .keras. Received: {args.output}")
-    for path in (args.output, args.tokenizer_output):
-        if path and os.path.exists(path) and not args.overwrite:
-            return _fail(f"{path} exists (pass --overwrite to replace it)")
+        raise ValueError(f"--output must end in .keras. Received: {args.output}")
+    for flag, path in (
+        ("--output", args.output),
+        ("--tokenizer-output", args.tokenizer_output),
+    ):
+        if not path:
+            continue
+        flags.check_output(flag, path)
+        if os.path.exists(path) and not args.overwrite:
+            raise ValueError(
+                f"{flag}: {path} exists (pass --overwrite to replace it)"
+            )
     # Options another source would take are errors, not silently ignored.
     if args.source == "transformers" and args.config:
-        return _fail(
+        raise ValueError(
             "--config is for --from google; a transformers checkpoint has its "
             f"own config.json. Received: --config {args.config}"
         )
     if args.source == "google" and args.head in GOOGLE_UNSUPPORTED_HEADS:
-        return _fail(
+        raise ValueError(
             "--head is for --from transformers; a google checkpoint converts "
             f"to an encoder only. Received: --head {args.head}"
         )
-    try:
-        if args.source == "transformers":
-            model = convert.from_transformers(
-                args.path, head=args.head, random_pattern=args.random_pattern
-            )
-        else:
-            if not args.config:
-                return _fail("--from google needs --config")
-            model = convert.from_google_checkpoint(
-                args.path, args.config, random_pattern=args.random_pattern
-            )
-        tokenizer = None
-        if args.tokenizer_output:
-            directory = args.path if os.path.isdir(args.path) else (
-                os.path.dirname(args.path) or "."
-            )
-            tokenizer = convert.tokenizer_from_checkpoint(directory)
-    except ValueError as error:
-        return _fail(str(error))
+    if args.source == "google" and not args.config:
+        raise ValueError("--from google needs --config")
+
+
+def run(args):
+    _check_arguments(args)
+
+    import keras
+
+    from keras_bigbird import convert
+
+    if args.source == "transformers":
+        model = convert.from_transformers(
+            args.path, head=args.head, random_pattern=args.random_pattern
+        )
+    else:
+        model = convert.from_google_checkpoint(
+            args.path, args.config, random_pattern=args.random_pattern
+        )
+    tokenizer = None
+    if args.tokenizer_output:
+        directory = args.path if os.path.isdir(args.path) else (
+            os.path.dirname(args.path) or "."
+        )
+        tokenizer = convert.tokenizer_from_checkpoint(directory)
     model.save(args.output)
     print(f"Wrote {type(model).__name__} ({model.count_params():,} "
           f"parameters) to {args.output}")

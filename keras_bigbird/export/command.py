@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 
+from keras_bigbird.utils import flags
+
 _REEXEC = "_KERAS_BIGBIRD_EXPORT_REEXEC"
 
 
@@ -27,13 +29,14 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--version",
-        type=int,
+        type=flags.positive_int,
         default=None,
         help="integer version (default: one more than the highest present)",
     )
     parser.add_argument(
         "--preprocessor",
         default=None,
+        type=flags.existing_file,
         help=(
             "JSON file of a serialized preprocessing layer, or a list of them "
             "applied in order (tokenizer, packer), as written by "
@@ -49,9 +52,15 @@ def add_arguments(parser):
             "that has a preprocessor"
         ),
     )
-    parser.add_argument("--max-sequence-length", type=int, default=None)
-    parser.add_argument("--vocabulary-size", type=int, default=None)
-    parser.add_argument("--num-segments", type=int, default=None)
+    parser.add_argument(
+        "--max-sequence-length", type=flags.positive_int, default=None
+    )
+    parser.add_argument(
+        "--vocabulary-size", type=flags.positive_int, default=None
+    )
+    parser.add_argument(
+        "--num-segments", type=flags.non_negative_int, default=None
+    )
     parser.add_argument(
         "--probabilities",
         choices=("auto", "softmax", "sigmoid", "none"),
@@ -65,7 +74,7 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--warmup-lengths",
-        type=int,
+        type=flags.positive_int,
         nargs="+",
         default=None,
         help="sequence lengths of the warmup requests",
@@ -97,28 +106,39 @@ def _load_custom_objects():
 
 
 def _load_preprocessor(path):
+    """The layers serialized in the JSON file `path` (one, or a list)."""
     import keras
 
-    with open(path) as f:
-        config = json.load(f)
-    if isinstance(config, list):
-        return [keras.saving.deserialize_keras_object(c) for c in config]
-    return keras.saving.deserialize_keras_object(config)
-
-
-def _fail(message):
-    print(f"keras-bigbird export: error: {message}", file=sys.stderr)
-    return 2
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"--preprocessor {path}: not JSON ({error})") from None
+    configs = config if isinstance(config, list) else [config]
+    if not configs or not all(isinstance(c, dict) for c in configs):
+        raise ValueError(
+            f"--preprocessor {path}: expected a serialized layer {{...}} or a "
+            f"list of them. Received: {json.dumps(config)[:200]}"
+        )
+    try:
+        layers = [keras.saving.deserialize_keras_object(c) for c in configs]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"--preprocessor {path}: {error}") from None
+    return layers if isinstance(config, list) else layers[0]
 
 
 def run(args):
+    if not os.path.isfile(args.model):
+        raise ValueError(f"MODEL: no model file at {args.model!r}")
+    flags.check_output("--export-base", args.export_base, directory=True)
+
     import keras
 
     if keras.backend.backend() != "tensorflow":
         # A SavedModel for TF Serving needs TensorFlow tensors: re-run this
         # command in a process with the TensorFlow backend.
         if os.environ.get(_REEXEC):
-            return _fail("could not switch to the TensorFlow backend")
+            raise ValueError("could not switch to the TensorFlow backend")
         env = dict(os.environ, KERAS_BACKEND="tensorflow", **{_REEXEC: "1"})
         command = [sys.executable, "-m", "keras_bigbird.cli", *args.argv]
         return subprocess.call(command, env=env)
@@ -127,34 +147,29 @@ def run(args):
     from keras_bigbird.export.saved_model_info import signature_tensors
     from keras_bigbird.export.serving import export_for_serving
 
-    if not os.path.isfile(args.model):
-        return _fail(f"no model file at {args.model}")
     _load_custom_objects()
-    model = keras.saving.load_model(args.model)
     preprocessor = None
-    # --no-text drops `serve_text` whichever source would provide it.
-    if not args.no_text:
-        if args.preprocessor:
-            preprocessor = _load_preprocessor(args.preprocessor)
-        else:
-            preprocessor = getattr(model, "preprocessor", None)
+    # --no-text drops `serve_text` whichever source would provide it; a
+    # --preprocessor file is read before the (slow) model.
+    if args.preprocessor and not args.no_text:
+        preprocessor = _load_preprocessor(args.preprocessor)
+    model = keras.saving.load_model(args.model)
+    if not args.preprocessor and not args.no_text:
+        preprocessor = getattr(model, "preprocessor", None)
     probabilities = None if args.probabilities == "none" else args.probabilities
-    try:
-        path = export_for_serving(
-            model,
-            args.export_base,
-            name=args.name,
-            version=args.version,
-            preprocessor=preprocessor,
-            max_sequence_length=args.max_sequence_length,
-            vocabulary_size=args.vocabulary_size,
-            num_segments=args.num_segments,
-            probabilities=probabilities,
-            warmup_lengths=args.warmup_lengths,
-            overwrite=args.overwrite,
-        )
-    except ValueError as error:
-        return _fail(str(error))
+    path = export_for_serving(
+        model,
+        args.export_base,
+        name=args.name,
+        version=args.version,
+        preprocessor=preprocessor,
+        max_sequence_length=args.max_sequence_length,
+        vocabulary_size=args.vocabulary_size,
+        num_segments=args.num_segments,
+        probabilities=probabilities,
+        warmup_lengths=args.warmup_lengths,
+        overwrite=args.overwrite,
+    )
     print(f"Exported {args.model} to {path}")
     for name, signature in sorted(signature_tensors(path).items()):
         inputs = ", ".join(
@@ -176,7 +191,8 @@ def run(args):
                 probabilities=probabilities,
             )
         except (AssertionError, RuntimeError, ValueError) as error:
-            return _fail(f"serving check failed: {error}")
+            # The export is written but does not serve what predict gives.
+            raise ValueError(f"serving check failed: {error}") from error
         print(
             f"Serving check passed: {report['requests']} requests from a "
             "fresh TensorFlow-only process match model.predict (max abs "

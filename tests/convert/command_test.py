@@ -1,6 +1,5 @@
 """The `convert` command: checkpoint in, `.keras` file (and tokenizer) out."""
 
-import argparse
 import json
 import shutil
 
@@ -10,16 +9,13 @@ import pytest
 
 from tests.convert.conftest import random_inputs
 
-from keras_bigbird.convert import command
+from keras_bigbird import cli
 from keras_bigbird.convert import from_transformers
 
 
 def run(argv):
-    parser = argparse.ArgumentParser(prog="keras-bigbird convert")
-    command.add_arguments(parser)
-    args = parser.parse_args(argv)
-    args.argv = argv
-    return command.run(args)
+    """`keras-bigbird convert ARGV` in this process: the exit code."""
+    return cli.main(["convert", *argv])
 
 
 def test_convert_transformers_checkpoint(checkpoints, tmp_path, capsys):
@@ -75,6 +71,8 @@ def test_convert_google_checkpoint_with_tokenizer(checkpoints, tmp_path, capsys)
 
 def test_options_of_the_other_source_are_errors(checkpoints, tmp_path, capsys):
     output = tmp_path / "model.keras"
+    config = tmp_path / "config.json"
+    config.write_text("{}")
     # A google checkpoint converts to an encoder: no head to write.
     argv = ["--from", "google", str(tmp_path / "model.ckpt-1"),
             "--config", str(tmp_path / "config.json"), "--output", str(output)]
@@ -82,8 +80,6 @@ def test_options_of_the_other_source_are_errors(checkpoints, tmp_path, capsys):
         assert run(argv + ["--head", head]) == 2
         assert f"--head {head}" in capsys.readouterr().err
     # transformers reads its own config.json; --config would be ignored.
-    config = tmp_path / "config.json"
-    config.write_text("{}")
     argv = ["--from", "transformers", checkpoints.model.path,
             "--config", str(config), "--output", str(output)]
     assert run(argv) == 2
