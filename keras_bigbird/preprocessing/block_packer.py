@@ -5,6 +5,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from keras_bigbird.preprocessing import token_ids
+from keras_bigbird.preprocessing.tokenizer import Tokenizer
 from keras_bigbird.utils import checks
 
 TRUNCATIONS = ("waterfall", "round_robin")
@@ -19,32 +21,27 @@ def _is_segment(value):
 
 def _to_ragged(segment):
     """Returns `(int32 [batch, None] ragged tensor, whether it was 1-D)`."""
-    if isinstance(segment, list):
-        segment = tf.ragged.constant(segment)
-    unbatched = False
-    if not isinstance(segment, tf.RaggedTensor):
-        segment = tf.convert_to_tensor(segment)
-        unbatched = segment.shape.rank == 1
-        if unbatched:
-            segment = segment[tf.newaxis]
-        if segment.shape.rank == 2:
-            segment = tf.RaggedTensor.from_tensor(segment)
-    if segment.shape.rank != 2:
-        raise ValueError(
-            "Each segment must be a 1-D tensor of ids or a `[batch, None]` "
-            f"batch of them. Received: a segment of shape {segment.shape}"
-        )
-    # Checked on the static dtype, so it costs nothing per call. A cast
-    # would turn the id 5.7 into 5 silently. (Negative ids are not checked:
-    # that needs an assert op on every call.)
-    if not segment.dtype.is_integer:
-        raise ValueError(
-            "Received an invalid value for argument `inputs`, expected "
-            "integer token ids. Received: inputs with "
-            f"dtype={segment.dtype.name}"
-        )
-    segment = segment.with_row_splits_dtype(tf.int64)
+    segment, unbatched = token_ids.to_ragged("inputs", segment)
+    # A negative id would index an embedding from its end.
+    segment = token_ids.check_range("inputs", segment)
     return tf.cast(segment, tf.int32), unbatched
+
+
+def _same_batch_size(first, second):
+    """Returns `second` checked to have as many rows as `first`."""
+    rows = [first.nrows(), second.nrows()]
+    message = (
+        "Received an invalid value for argument `inputs`: the segments of a "
+        "pair must have the same batch size. Received: batch sizes"
+    )
+    static = [tf.get_static_value(r) for r in rows]
+    if None not in static:
+        if static[0] != static[1]:
+            raise ValueError(f"{message} {[int(r) for r in static]}")
+        return second
+    check = tf.debugging.Assert(tf.equal(*rows), [message, rows])
+    with tf.control_dependencies([check]):
+        return tf.identity(second)
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
@@ -64,12 +61,14 @@ class BlockPacker(keras.layers.Layer):
     `padding="max_length"` pads every batch to `max_sequence_length`, for a
     static shape (TPU, a fixed-shape export).
 
-    Inputs are integer ids (other dtypes raise a `ValueError`): a
+    Inputs are non-negative integer ids (other dtypes and negative ids raise
+    a `ValueError`, or an `InvalidArgumentError` when a graph runs): a
     `tf.RaggedTensor` `[batch, None]` (the output of a tokenizer on a batch
     of strings), a dense `[batch, length]` tensor (all ids taken as real
     tokens), or a 1-D tensor for one unbatched example, which gives
-    unbatched outputs. A pair is a tuple (or list) of two such
-    tensors. It runs in `tf.data.Dataset.map`, in a `tf.function` with
+    unbatched outputs. A pair is a tuple of two such segments of the same
+    batch size (or a list of two tensors; a list of lists is one batch).
+    It runs in `tf.data.Dataset.map`, in a `tf.function` with
     unknown lengths, and in a SavedModel.
 
     Args:
@@ -160,6 +159,12 @@ class BlockPacker(keras.layers.Layer):
     @classmethod
     def from_tokenizer(cls, tokenizer, max_sequence_length, **kwargs):
         """A packer with the [CLS], [SEP] and padding ids of `tokenizer`."""
+        if not isinstance(tokenizer, Tokenizer):
+            raise ValueError(
+                "Received an invalid value for argument `tokenizer`, expected "
+                "a tokenizer layer (`SentencePieceTokenizer`, "
+                f"`WordPieceTokenizer`). Received: tokenizer={tokenizer!r}"
+            )
         ids = {}
         for argument, token in (
             ("cls_id", "cls_token"),
@@ -181,24 +186,35 @@ class BlockPacker(keras.layers.Layer):
 
     def _segments(self, inputs):
         """Returns the segments as int32 `[batch, None]` ragged tensors."""
-        if isinstance(inputs, (tuple, list)) and all(map(_is_segment, inputs)):
+        # A tuple is always a pair: `([5, 6], [7, 8])` read as one segment
+        # would be a batch of two examples.
+        if isinstance(inputs, tuple) or (
+            isinstance(inputs, list)
+            and inputs
+            and all(map(_is_segment, inputs))
+        ):
             segments = list(inputs)
         else:
             segments = [inputs]
         if len(segments) not in (1, 2):
             raise ValueError(
-                "Expected one segment or a pair of segments. Received: "
+                "Received an invalid value for argument `inputs`, expected "
+                "one segment or a pair of segments. Received: "
                 f"{len(segments)} segments"
             )
         converted = [_to_ragged(segment) for segment in segments]
         unbatched = {flag for _, flag in converted}
         if len(unbatched) > 1:
             raise ValueError(
-                "The segments of a pair must both be batched or both 1-D. "
+                "Received an invalid value for argument `inputs`: the "
+                "segments of a pair must both be batched or both 1-D. "
                 f"Received: segments of ranks "
                 f"{[1 if flag else 2 for _, flag in converted]}"
             )
-        return [ragged for ragged, _ in converted], unbatched.pop()
+        segments = [ragged for ragged, _ in converted]
+        if len(segments) == 2:
+            segments[1] = _same_batch_size(*segments)
+        return segments, unbatched.pop()
 
     def call(self, inputs):
         segments, unbatched = self._segments(inputs)

@@ -10,7 +10,7 @@ import tensorflow_text as tf_text
 from sentencepiece import sentencepiece_model_pb2
 
 from keras_bigbird.preprocessing.tokenizer import Tokenizer
-from keras_bigbird.preprocessing.tokenizer import check_file_exists
+from keras_bigbird.preprocessing.text_files import check_file_exists
 
 
 def read_model_proto(argument, value):

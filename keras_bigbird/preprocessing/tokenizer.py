@@ -1,9 +1,11 @@
 """`Tokenizer`: the base of the tensorflow-text tokenizer layers."""
 
-import os
+import numbers
 
 import keras
 import tensorflow as tf
+
+from keras_bigbird.preprocessing import token_ids
 
 # Constructor argument -> attribute holding its id; the order is the order
 # of `special_token_ids()`.
@@ -16,13 +18,30 @@ SPECIAL_TOKENS = (
 )
 
 
-def check_file_exists(argument, path, what):
-    """Raises a `ValueError` naming `argument` if `path` is not a file."""
-    if not os.path.isfile(path):
+def _check_strings(inputs):
+    """Returns `inputs` as a string tensor, or raises naming `inputs`."""
+    if isinstance(inputs, tf.RaggedTensor):
         raise ValueError(
-            f"Received an invalid value for argument `{argument}`: the {what} "
-            f"does not exist. Received: {argument}={os.fspath(path)!r}"
+            "Received an invalid value for argument `inputs`, expected a "
+            "string or a dense string tensor, not a `tf.RaggedTensor` "
+            "(tokenize its `flat_values`). Received: inputs with shape "
+            f"{inputs.shape}"
         )
+    try:
+        inputs = tf.convert_to_tensor(inputs)
+    except (TypeError, ValueError):
+        inputs = None if inputs is None else repr(inputs)[:200]
+        raise ValueError(
+            "Received an invalid value for argument `inputs`, expected a "
+            f"string or a string tensor. Received: inputs={inputs}"
+        ) from None
+    if inputs.dtype != tf.string:
+        raise ValueError(
+            "Received an invalid value for argument `inputs`, expected a "
+            "string or a string tensor (tokenize text, not ids). Received: "
+            f"inputs with dtype={inputs.dtype.name}"
+        )
+    return inputs
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
@@ -129,7 +148,11 @@ class Tokenizer(keras.layers.Layer):
 
     def id_to_token(self, id):
         """Returns the token string of the integer `id`."""
-        if isinstance(id, bool) or not 0 <= int(id) < len(self._vocabulary):
+        if (
+            not isinstance(id, numbers.Integral)
+            or isinstance(id, bool)
+            or not 0 <= id < len(self._vocabulary)
+        ):
             raise ValueError(
                 "Received an invalid value for argument `id`, expected an "
                 f"integer in [0, {len(self._vocabulary)}). Received: id={id!r}"
@@ -149,7 +172,7 @@ class Tokenizer(keras.layers.Layer):
         return tf.cast(self._text_tokenizer.tokenize(strings), tf.int32)
 
     def call(self, inputs):
-        inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
+        inputs = _check_strings(inputs)
         if inputs.shape.rank == 0:
             return self._tokenize(inputs[tf.newaxis])[0]
         ragged = self._tokenize(tf.reshape(inputs, [-1]))
@@ -167,19 +190,19 @@ class Tokenizer(keras.layers.Layer):
         Args:
             ids: a 1-D sequence of ids (returns a scalar string) or a batch
                 `[batch, length]`, dense, ragged or nested lists (returns a
-                `[batch]` string tensor).
+                `[batch]` string tensor); more batch dimensions, as the layer
+                returns for more input dimensions, give more dimensions.
+
+        Ids must be integers in `[0, vocabulary_size())`: others raise a
+        `ValueError` naming the first bad id, or, in a `tf.function` where
+        the ids are known only when it runs, an `InvalidArgumentError` with
+        the same message.
         """
-        if not isinstance(ids, (tf.Tensor, tf.RaggedTensor)):
-            ids = tf.ragged.constant(ids) if isinstance(ids, list) else ids
-            ids = (
-                ids
-                if isinstance(ids, tf.RaggedTensor)
-                else tf.convert_to_tensor(ids)
-            )
-        if isinstance(ids, tf.Tensor):
-            if ids.shape.rank == 1:
-                return self.detokenize(ids[tf.newaxis])[0]
-            ids = tf.RaggedTensor.from_tensor(ids)
+        ids, unbatched = token_ids.to_ragged("ids", ids, max_rank=None)
+        # Before tensorflow-text: its WordPiece kernel reads past the
+        # vocabulary (garbage text, or a segmentation fault) and its
+        # SentencePiece kernel fails with "conversion failed".
+        ids = token_ids.check_range("ids", ids, self.vocabulary_size())
         ids = tf.cast(ids, tf.int32)
         dropped = [
             self._id_of(argument)
@@ -192,9 +215,16 @@ class Tokenizer(keras.layers.Layer):
                 ids,
             )
             ids = tf.ragged.boolean_mask(ids, keep)
-        return self._text_tokenizer.detokenize(ids)
+        text = self._text_tokenizer.detokenize(ids)
+        return text[0] if unbatched else text
 
     def compute_output_spec(self, inputs):
+        if inputs.dtype != "string":
+            raise ValueError(
+                "Received an invalid value for argument `inputs`, expected a "
+                "string tensor (tokenize text, not ids). Received: inputs "
+                f"with dtype={inputs.dtype}"
+            )
         shape = tuple(inputs.shape) + (None,)
         return keras.KerasTensor(shape, dtype="int32", ragged=len(shape) > 1)
 

@@ -2,9 +2,16 @@
 
 import os
 
+import numbers
+
 import sentencepiece
 
-from keras_bigbird.preprocessing.tokenizer import check_file_exists
+from keras_bigbird.preprocessing.text_files import check_file_exists
+from keras_bigbird.preprocessing.text_files import read_text_file
+from keras_bigbird.utils import checks
+
+MODEL_TYPES = ("unigram", "bpe", "char", "word")
+NORMALIZATIONS = ("nmt_nfkc", "nmt_nfkc_cf", "nfkc", "nfkc_cf", "identity")
 
 
 def _lines(text, max_bytes):
@@ -43,6 +50,91 @@ def _check_files(files):
 
 # The BigBird-RoBERTa layout of the special tokens (see the docstring).
 _FIXED_IDS = {"pad_id": 0, "bos_id": 1, "eos_id": 2, "unk_id": 3}
+_FIXED_PIECES = ("<pad>", "<s>", "</s>", "<unk>")
+
+
+def _check_symbols(symbols):
+    """Returns each symbols argument as a tuple; a bare string is one."""
+    result, seen = {}, set(_FIXED_PIECES)
+    for name, value in symbols:
+        try:
+            value = (value,) if isinstance(value, str) else tuple(value)
+        except TypeError:
+            value = (value,)
+        for symbol in value:
+            if not isinstance(symbol, str) or not symbol:
+                rule = "non-empty strings"
+            elif symbol in seen:
+                rule = (
+                    "distinct from each other and from the fixed pieces "
+                    f"{_FIXED_PIECES}"
+                )
+            else:
+                seen.add(symbol)
+                continue
+            raise ValueError(
+                f"Received an invalid value for argument `{name}`, expected "
+                f"symbols that are {rule}. Received: {name}={value!r} "
+                f"(symbol {symbol!r})"
+            )
+        result[name] = value
+    return result
+
+
+def _check_options(
+    vocab_size,
+    model_type,
+    character_coverage,
+    normalization_rule_name,
+    max_sentence_length,
+    input_sentence_size,
+    num_threads,
+):
+    """The trainer's own errors name no argument (or the wrong one)."""
+    checks.positive_int("vocab_size", vocab_size)
+    checks.one_of("model_type", model_type, MODEL_TYPES)
+    if (
+        not isinstance(character_coverage, numbers.Real)
+        or isinstance(character_coverage, bool)
+        or not 0.98 <= character_coverage <= 1
+    ):
+        raise ValueError(
+            "Received an invalid value for argument `character_coverage`, "
+            "expected a number in [0.98, 1] (the trainer's range). "
+            f"Received: character_coverage={character_coverage!r}"
+        )
+    checks.one_of(
+        "normalization_rule_name", normalization_rule_name, NORMALIZATIONS
+    )
+    checks.int_in_range("max_sentence_length", max_sentence_length, 10, 2**30)
+    checks.non_negative_int("input_sentence_size", input_sentence_size)
+    if num_threads is not None:
+        checks.int_in_range("num_threads", num_threads, 1, 1024)
+
+
+def _check_texts(texts):
+    """Returns `texts` as a list of strings."""
+    if isinstance(texts, (str, bytes)):
+        raise ValueError(
+            "Received an invalid value for argument `texts`, expected an "
+            "iterable of documents, not a single string (use `files=` "
+            f"for a file). Received: texts={texts[:80]!r}"
+        )
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise ValueError(
+            "Received an invalid value for argument `texts`, expected an "
+            f"iterable of documents (strings). Received: texts={texts!r}"
+        ) from None
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(
+                "Received an invalid value for argument `texts`, expected "
+                f"documents that are strings. Received: texts[{index}]="
+                f"{text!r}"[:300]
+            )
+    return texts
 
 
 def train_sentencepiece(
@@ -128,14 +220,21 @@ def train_sentencepiece(
             f"an output path. Received: model_prefix={model_prefix!r}"
         )
     model_prefix = os.fspath(model_prefix)
-    # A bare string is one symbol (list("[MASK]") would be six).
-    symbols = {
-        name: (value,) if isinstance(value, str) else tuple(value)
-        for name, value in (
+    _check_options(
+        vocab_size,
+        model_type,
+        character_coverage,
+        normalization_rule_name,
+        max_sentence_length,
+        input_sentence_size,
+        num_threads,
+    )
+    symbols = _check_symbols(
+        (
             ("control_symbols", control_symbols),
             ("user_defined_symbols", user_defined_symbols),
         )
-    }
+    )
     fixed = sorted(set(options) & set(_FIXED_IDS))
     if fixed:
         raise ValueError(
@@ -148,18 +247,10 @@ def train_sentencepiece(
         files = _check_files(files)
 
         def documents():
-            for path in files:
-                with open(path, encoding="utf-8") as f:
-                    yield f.read()
+            return map(read_text_file, files)
 
     else:
-        if isinstance(texts, (str, bytes)):
-            raise ValueError(
-                "Received an invalid value for argument `texts`, expected an "
-                "iterable of documents, not a single string (use `files=` "
-                f"for a file). Received: texts={texts[:80]!r}"
-            )
-        texts = list(texts)
+        texts = _check_texts(texts)
 
         def documents():
             return iter(texts)

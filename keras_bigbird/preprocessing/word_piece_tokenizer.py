@@ -1,5 +1,6 @@
 """`WordPieceTokenizer`: BERT-style WordPiece (tensorflow-text) as a layer."""
 
+import io
 import os
 
 import keras
@@ -7,7 +8,8 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bigbird.preprocessing.tokenizer import Tokenizer
-from keras_bigbird.preprocessing.tokenizer import check_file_exists
+from keras_bigbird.preprocessing.text_files import check_file_exists
+from keras_bigbird.preprocessing.text_files import read_text_file
 from keras_bigbird.utils import checks
 
 
@@ -15,8 +17,9 @@ def read_vocabulary(argument, value):
     """Returns a list of tokens from a list or a one-token-a-line file."""
     if isinstance(value, (str, os.PathLike)):
         check_file_exists(argument, value, "vocabulary file")
-        with open(value, encoding="utf-8") as f:
-            value = [line.rstrip("\r\n") for line in f]
+        # Universal newlines, as `open` reads: "\r\n" and "\r" end lines.
+        lines = io.StringIO(read_text_file(value), newline=None)
+        value = [line.rstrip("\n") for line in lines]
         while value and not value[-1]:
             value.pop()
     try:
@@ -82,6 +85,12 @@ class WordPieceTokenizer(Tokenizer):
     ):
         vocabulary = read_vocabulary("vocabulary", vocabulary)
         checks.positive_int("max_bytes_per_word", max_bytes_per_word)
+        if not isinstance(suffix_indicator, str):
+            raise ValueError(
+                "Received an invalid value for argument `suffix_indicator`, "
+                "expected a string. Received: "
+                f"suffix_indicator={suffix_indicator!r}"
+            )
         if unk_token is None:
             raise ValueError(
                 "Received an invalid value for argument `unk_token`: WordPiece "

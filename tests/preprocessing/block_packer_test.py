@@ -182,7 +182,7 @@ def test_errors():
         packer(padding="longest")
     with pytest.raises(ValueError, match=r"`cls_id`.*cls_id=-1"):
         BlockPacker(64, cls_id=-1, sep_id=2)
-    with pytest.raises(ValueError, match="3 segments"):
+    with pytest.raises(ValueError, match=r"`inputs`.*3 segments"):
         packer()((tf.constant([1]), tf.constant([2]), tf.constant([3])))
     with pytest.raises(
         ValueError, match=r"both be batched or both 1-D.*\[1, 2\]"
@@ -219,3 +219,19 @@ def test_non_integer_ids_are_rejected():
         np.testing.assert_array_equal(
             packer()(ids)["token_ids"], [[CLS, 5, 6, SEP]]
         )
+
+
+def test_a_tuple_of_lists_is_a_pair_and_a_list_of_lists_a_batch():
+    # `([5, 6], [7, 8])` was read as one segment: a batch of two examples.
+    pair = packer()(([5, 6], [7, 8]))
+    np.testing.assert_array_equal(
+        pair["token_ids"], [CLS, 5, 6, SEP, 7, 8, SEP, 0]
+    )
+    np.testing.assert_array_equal(
+        pair["segment_ids"], [0, 0, 0, 0, 1, 1, 1, 0]
+    )
+    batch = packer()([[5, 6], [7, 8]])
+    np.testing.assert_array_equal(
+        batch["token_ids"], [[CLS, 5, 6, SEP], [CLS, 7, 8, SEP]]
+    )
+    assert packer()([])["token_ids"].numpy().tolist() == [CLS, SEP, 0, 0]
