@@ -1,8 +1,11 @@
 """`batch_long_text`: documents to padded, length-bucketed BigBird batches."""
 
+import inspect
+
 import tensorflow as tf
 
 from keras_bigbird.preprocessing.block_packer import BlockPacker
+from keras_bigbird.preprocessing.tokenizer import Tokenizer
 from keras_bigbird.utils import checks
 
 # How much of a bad document an error message shows.
@@ -11,6 +14,39 @@ _PREVIEW_CHARS = 200
 # The pipeline functions have no tensor-dependent Python control flow:
 # tracing them as they are is exact and much faster than AutoGraph.
 _plain_python = tf.autograph.experimental.do_not_convert
+
+
+def check_tokenizer(tokenizer, optional=False):
+    if (tokenizer is None and optional) or isinstance(tokenizer, Tokenizer):
+        return
+    raise ValueError(
+        "Received an invalid value for argument `tokenizer`, expected a "
+        "tokenizer layer (`SentencePieceTokenizer`, `WordPieceTokenizer`)"
+        f"{' or None' if optional else ''}. Received: tokenizer={tokenizer!r}"
+    )
+
+
+def check_batch_options(caller, packer, options, taken=()):
+    """Checks the packer and batching options `caller` passes on, before
+    any reading or downloading (Python's error for an unknown option would
+    name `batch_long_text`, not `caller`)."""
+    parameters = inspect.signature(batch_long_text).parameters
+    known = set(parameters) - {"dataset", "tokenizer", "packer", *taken}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(
+            f"Received an unknown argument `{unknown[0]}` for `{caller}`, "
+            f"whose batching options are {sorted(known)}. Received: "
+            f"{unknown[0]}={options[unknown[0]]!r}"
+        )
+    merged = {name: parameters[name].default for name in known}
+    merged.update(options)
+    _check_arguments(
+        packer,
+        merged["batch_size"],
+        merged["bucket_width"],
+        merged["shuffle_buffer_size"],
+    )
 
 
 def _check_arguments(packer, batch_size, bucket_width, shuffle_buffer_size):
@@ -112,7 +148,7 @@ def _check_label(label, num_classes):
     if num_classes is None:
         return label
     check = tf.debugging.Assert(
-        tf.logical_and(label >= 0, label < num_classes),
+        tf.reduce_all(tf.logical_and(label >= 0, label < num_classes)),
         [
             f"Received a label out of range [0, num_classes={num_classes}). "
             "Received: label=",
@@ -200,9 +236,24 @@ def batch_long_text(
     bucket_width = _check_arguments(
         packer, batch_size, bucket_width, shuffle_buffer_size
     )
+    if not isinstance(dataset, tf.data.Dataset):
+        raise ValueError(
+            "Received an invalid value for argument `dataset`, expected a "
+            f"`tf.data.Dataset`. Received: dataset={dataset!r}"[:400]
+        )
+    check_tokenizer(tokenizer, optional=True)
     if num_classes is not None:
         checks.positive_int("num_classes", num_classes)
     labelled = _check_element_spec(dataset.element_spec, tokenizer)
+    label_spec = dataset.element_spec[1] if labelled else None
+    if num_classes is not None and label_spec is not None:
+        if not label_spec.dtype.is_integer:
+            raise ValueError(
+                "Received an invalid value for argument `dataset`, expected "
+                f"integer class labels for num_classes={num_classes} (a "
+                "cast would truncate 1.5 to class 1). Received: labels with "
+                f"dtype={label_spec.dtype.name}"
+            )
     if shuffle:
         dataset = dataset.shuffle(
             shuffle_buffer_size, seed=seed, reshuffle_each_iteration=True

@@ -4,6 +4,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_bigbird.data.batch_long_text import batch_long_text
+from keras_bigbird.data.batch_long_text import check_batch_options
+from keras_bigbird.data.batch_long_text import check_tokenizer
 from keras_bigbird.data.text_data_info import TextDataInfo
 
 # The CPC sections of `big_patent`, in label order.
@@ -164,6 +166,10 @@ def load_long_text(
             f"dataset name. Received: name={name!r}"
         )
     sources, text_feature, tasks = _dataset_spec(base)
+    check_tokenizer(tokenizer)
+    check_batch_options(
+        "load_long_text", packer, batch_options, taken=("num_classes",)
+    )
     if task == "default":
         task = next(iter(tasks))
     if task is not None and task not in tasks:

@@ -1,6 +1,7 @@
 """`load_text_files`: the user's own CSV, JSONL or text files as batches."""
 
 import csv
+import io
 import json
 import os
 
@@ -8,7 +9,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bigbird.data.batch_long_text import batch_long_text
+from keras_bigbird.data.batch_long_text import check_batch_options
+from keras_bigbird.data.batch_long_text import check_tokenizer
+from keras_bigbird.data.labels import class_labels
 from keras_bigbird.data.text_data_info import TextDataInfo
+from keras_bigbird.preprocessing.text_files import read_text_file
 from keras_bigbird.utils import checks
 
 FORMATS = ("csv", "tsv", "jsonl", "txt")
@@ -34,65 +39,107 @@ def _check_columns(where, columns, text_column, label_column):
             )
 
 
+def _csv_header(path, reader):
+    """Returns the header row, checked non-empty and without repeats."""
+    header = next(reader, None)
+    if header is None:
+        raise ValueError(
+            "Received an invalid value for argument `path`: the file is "
+            f"empty (no header row). Received: path={path!r}"
+        )
+    for column, name in enumerate(header):
+        if name and name in header[:column]:
+            raise ValueError(
+                f"Received a header naming the column {name!r} twice in "
+                f"{path} (columns {header.index(name) + 1} and {column + 1}):"
+                " which one holds the data is ambiguous. Received: header="
+                f"{header!r}"[:400]
+            )
+    return header
+
+
+def _check_column_arguments(text_column, label_column):
+    if not isinstance(text_column, str) or not text_column:
+        raise ValueError(
+            "Received an invalid value for argument `text_column`, expected "
+            f"a column name. Received: text_column={text_column!r}"
+        )
+    if label_column is not None and not isinstance(label_column, str):
+        raise ValueError(
+            "Received an invalid value for argument `label_column`, expected "
+            f"a column name or None. Received: label_column={label_column!r}"
+        )
+    if label_column == text_column:
+        raise ValueError(
+            "Received an invalid value for argument `label_column`: it is "
+            "the text column, so each document would be its own label. "
+            f"Received: label_column={label_column!r}, "
+            f"text_column={text_column!r}"
+        )
+
+
 def _read_csv(path, delimiter, text_column, label_column):
     # Long documents exceed csv's default field limit of 128 KiB.
     previous = csv.field_size_limit(2**31 - 1)
     try:
-        # "utf-8-sig" drops the byte-order mark Excel writes, which would
-        # otherwise be part of the first column's name.
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f, delimiter=delimiter)
-            _check_columns(
-                path, reader.fieldnames or [], text_column, label_column
-            )
-            return [
-                (
-                    row[text_column] or "",
-                    row[label_column] if label_column else None,
-                    f"{path} row {number}",
+        lines = io.StringIO(read_text_file(path), newline="")
+        reader = csv.reader(lines, delimiter=delimiter)
+        header = _csv_header(path, reader)
+        _check_columns(path, header, text_column, label_column)
+        text_at = header.index(text_column)
+        label_at = header.index(label_column) if label_column else None
+        records, end = [], reader.line_num
+        for row in reader:
+            # A quoted field may span lines: a row starts after the last.
+            start, end = end + 1, reader.line_num
+            if not row:
+                continue
+            where = f"{path} row {len(records) + 1} (line {start})"
+            if len(row) != len(header):
+                raise ValueError(
+                    f"Received a row of {len(row)} fields in {where}, the "
+                    f"header has {len(header)} (is a {delimiter!r} in the "
+                    f"text unquoted?). Received: {row!r}"[:400]
                 )
-                for number, row in enumerate(reader, start=1)
-            ]
+            label = row[label_at] if label_at is not None else None
+            records.append((row[text_at], label, where))
+        return records
     finally:
         csv.field_size_limit(previous)
 
 
 def _read_jsonl(path, text_column, label_column):
     records = []
-    with open(path, encoding="utf-8-sig") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path} line {number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(
-                    f"Received an invalid JSON line in {where}: {error}. "
-                    f"Received: {line[:80]!r}"
-                ) from None
-            if not isinstance(row, dict):
-                raise ValueError(
-                    f"Expected a JSON object a line in {where}. Received: "
-                    f"{line[:80]!r}"
-                )
-            _check_columns(where, row, text_column, label_column)
-            text = row[text_column]
-            if not isinstance(text, str):
-                raise ValueError(
-                    f"Received an invalid value for argument `text_column`: "
-                    f"in {where} it holds a {type(text).__name__}, not a "
-                    f"string. Received: text_column={text_column!r}"
-                )
-            records.append(
-                (text, row[label_column] if label_column else None, where)
+    # Universal newlines, as `open` reads (JSON text holds no raw "\r").
+    lines = io.StringIO(read_text_file(path), newline=None)
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path} line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"Received an invalid JSON line in {where}: {error}. "
+                f"Received: {line[:80]!r}"
+            ) from None
+        if not isinstance(row, dict):
+            raise ValueError(
+                f"Expected a JSON object a line in {where}. Received: "
+                f"{line[:80]!r}"
             )
+        _check_columns(where, row, text_column, label_column)
+        text = row[text_column]
+        if not isinstance(text, str):
+            raise ValueError(
+                f"Received an invalid value for argument `text_column`: "
+                f"in {where} it holds a {type(text).__name__}, not a "
+                f"string. Received: text_column={text_column!r}"
+            )
+        records.append(
+            (text, row[label_column] if label_column else None, where)
+        )
     return records
-
-
-def _read_text(path):
-    with open(path, encoding="utf-8") as f:
-        return f.read()
 
 
 def _read_directory(path, labelled):
@@ -122,9 +169,9 @@ def _read_directory(path, labelled):
         and txt_files(os.path.join(path, entry))
     )
     if not classes:
-        return [(_read_text(f), None, f) for f in txt_files(path)]
+        return [(read_text_file(f), None, f) for f in txt_files(path)]
     return [
-        (_read_text(f), name if labelled else None, f)
+        (read_text_file(f), name if labelled else None, f)
         for name in classes
         for f in txt_files(os.path.join(path, name))
     ]
@@ -145,80 +192,7 @@ def _read(path, file_format, text_column, label_column):
         return _read_csv(path, delimiter, text_column, label_column)
     if file_format == "jsonl":
         return _read_jsonl(path, text_column, label_column)
-    return [(_read_text(path), None, path)]
-
-
-def _as_int(value):
-    """Returns `value` as an int if it is an integer-valued number (or its
-    text) or None.
-
-    Text is read as JSON reads numbers, so that the CSV label "2.0" is the
-    class 2, as the JSONL label 2.0 is.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            value = float(text)
-        except ValueError:
-            return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _labels(records, label_names, num_classes):
-    """Returns `(int labels, label names or None, num_classes)`."""
-    for _, label, where in records:
-        if label is None or (isinstance(label, str) and not label.strip()):
-            raise ValueError(
-                f"Received a missing label in {where}. Received: "
-                f"label={label!r}"
-            )
-    raw = [label for _, label, _ in records]
-    if label_names is not None:
-        index = {str(name): i for i, name in enumerate(label_names)}
-        for _, label, where in records:
-            if str(label) not in index:
-                raise ValueError(
-                    f"Received a label out of range in {where}: it is not in "
-                    f"`label_names`={list(label_names)}. Received: "
-                    f"label={label!r}"
-                )
-        return (
-            [index[str(label)] for label in raw],
-            tuple(label_names),
-            len(index),
-        )
-    ints = [_as_int(label) for label in raw]
-    if all(i is not None for i in ints):
-        limit = num_classes if num_classes is not None else float("inf")
-        for value, (_, label, where) in zip(ints, records):
-            if not 0 <= value < limit:
-                expected = (
-                    f"[0, num_classes={num_classes})"
-                    if num_classes is not None
-                    else "non-negative"
-                )
-                raise ValueError(
-                    f"Received a label out of range {expected} in {where}. "
-                    f"Received: label={label!r}"
-                )
-        return ints, None, num_classes or (max(ints) + 1 if ints else None)
-    names = sorted({str(label) for label in raw})
-    if num_classes is not None and len(names) > num_classes:
-        raise ValueError(
-            f"Received more label names ({len(names)}: {names[:10]}) than "
-            f"classes. Received: num_classes={num_classes}"
-        )
-    return _labels(records, names, None)
+    return [(read_text_file(path), None, path)]
 
 
 def _tokenize(tokenizer, records):
@@ -263,18 +237,23 @@ def load_text_files(
       no such subdirectories, the `.txt` files of the directory itself,
       unlabelled.
 
-    Labels may be integers (class ids, checked against `num_classes`) or
-    names (mapped to ids by `label_names`, or by their sorted order).
-    Integer-valued numbers count as integers whether they are JSON numbers
-    or text: `2`, `2.0` and `"2.0"` are all class 2. Use `label_column=None`
-    for unlabelled documents (a directory's subdirectory names are then
-    ignored).
+    Labels are all integers (class ids, checked against `num_classes`), all
+    numbers (class names in numeric order) or all strings (names, mapped to
+    ids by `label_names`, or by their sorted order; spaces around them are
+    dropped); a label of another kind (`pos` among `0`/`1`) is an error, not
+    a new class. Integer-valued numbers count as integers whether they are
+    JSON numbers or text: `2`, `2.0` and `"2.0"` are all class 2. Use
+    `label_column=None` for unlabelled documents (a directory's
+    subdirectory names are then ignored).
 
     Everything is read and tokenized once, when the function is called, so
     that bad input fails here with a `ValueError` naming the file and the
-    row (CSV/TSV, header excluded) or line (JSONL): an empty document, a
-    document that tokenizes to nothing (or use `skip_empty=True` to drop
-    them), a label out of range, a missing column.
+    row (CSV/TSV, header excluded, with the line it starts on) or line
+    (JSONL): bytes that are not UTF-8 (with their byte offset), a header
+    naming a column twice, a row with more or fewer fields than the header,
+    an empty document, a document that tokenizes to nothing (or use
+    `skip_empty=True` to drop them), a label out of range or of another
+    kind, a missing column.
     The token ids are kept in memory (4 bytes a token); the batching is the
     `batch_long_text` pipeline.
 
@@ -320,11 +299,19 @@ def load_text_files(
         )
     if num_classes is not None:
         checks.positive_int("num_classes", num_classes)
-    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    _check_column_arguments(text_column, label_column)
+    check_tokenizer(tokenizer)
+    check_batch_options("load_text_files", packer, batch_options)
+    paths = [path] if isinstance(path, (str, os.PathLike)) else path
+    if not isinstance(paths, (list, tuple)) or not all(
+        isinstance(one, (str, os.PathLike)) and os.fspath(one)
+        for one in paths
+    ):
+        paths = []
     if not paths:
         raise ValueError(
-            "Received an invalid value for argument `path`, expected at "
-            f"least one path. Received: path={path!r}"
+            "Received an invalid value for argument `path`, expected a path "
+            f"or a list of paths. Received: path={path!r}"
         )
     records = []
     for one in paths:
@@ -358,7 +345,9 @@ def load_text_files(
         ids = tf.gather(ids, keep)
     labelled = any(label is not None for _, label, _ in records)
     if labelled:
-        labels, names, num_classes = _labels(records, label_names, num_classes)
+        labels, names, num_classes = class_labels(
+            records, label_names, num_classes
+        )
         dataset = tf.data.Dataset.from_tensor_slices(
             (ids, tf.constant(labels, tf.int32))
         )

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_bigbird.utils import checks
+
 
 def padding_efficiency(dataset, max_batches=None):
     """Returns real tokens / computed tokens over the batches of `dataset`.
@@ -28,6 +30,8 @@ def padding_efficiency(dataset, max_batches=None):
     print(f"{padding_efficiency(bucketed):.1%} of the computed tokens are real")
     ```
     """
+    if max_batches is not None:
+        checks.positive_int("max_batches", max_batches)
     real = computed = 0
     for index, batch in enumerate(dataset):
         if max_batches is not None and index >= max_batches:

@@ -193,7 +193,8 @@ def test_label_errors(tmp_path, tokenizer, packer, texts):
     )
     with pytest.raises(
         ValueError,
-        match=r"label out of range \[0, num_classes=3\) in .*data\.csv row 2\. .*label='7'",
+        match=r"label out of range \[0, num_classes=3\) in .*data\.csv row 2 "
+        r"\(line 5\)\. .*label='7'",
     ):
         load_text_files(path, tokenizer=tokenizer, packer=packer, num_classes=3)
     negative = write_csv(
