@@ -26,11 +26,15 @@ def check_model_kwargs(cls_name, kwargs):
         )
 
 
-def _in_keras_symbolic_build():
-    try:
-        from keras.src.backend.common.symbolic_scope import in_symbolic_scope
-    except ImportError:  # Keras moved it: check dtypes everywhere.
+try:
+    from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+except ImportError:  # Keras moved it: check dtypes everywhere.
+
+    def in_symbolic_scope():
         return False
+
+
+def _in_keras_symbolic_build():
     return in_symbolic_scope()
 
 

@@ -111,8 +111,9 @@ def _dataset_check(model):
         label_rules = _label_rules(
             model, labels, lambda t: t.dtype.is_integer
         )
-        asserts = rules.tf_assertions(present) + rules.tf_assertions(
-            {**present, **labels}, label_rules
+        # One call: the length and shape assertions are made once.
+        asserts = rules.tf_assertions(
+            {**present, **labels}, rules.values + tuple(label_rules)
         )
         with tf.control_dependencies(asserts):
             element = tf.nest.map_structure(
