@@ -59,10 +59,35 @@ class Tensors:
 
 
 def _shard_files(directory, index_name):
+    from keras_bigbird.convert.config import read_json
+
     index = os.path.join(directory, index_name)
-    with open(index) as f:
-        weight_map = json.load(f)["weight_map"]
-    return sorted(set(weight_map.values()))
+    weight_map = read_json(index, "shard index").get("weight_map")
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ValueError(
+            f"The shard index {index!r} has no `weight_map` object naming "
+            "the file of each tensor: it is not a transformers index file."
+        )
+    shards = sorted(set(map(str, weight_map.values())))
+    missing = [s for s in shards if not os.path.isfile(os.path.join(directory, s))]
+    if missing:
+        raise ValueError(
+            f"The shard index {index!r} names {len(missing)} files that "
+            f"{directory!r} does not hold: {missing[:4]}. The download may be "
+            "incomplete."
+        )
+    return shards
+
+
+def _corrupt(path, kind, reason):
+    size = os.path.getsize(path)
+    what = "empty (0 bytes)" if size == 0 else (
+        f"not a readable {kind} file ({size:,} bytes: {reason})"
+    )
+    return ValueError(
+        f"Cannot read the weights {path!r}: the file is {what}. It may be "
+        "truncated, corrupt or of another format: save or download it again."
+    )
 
 
 def _torch_load(path):
@@ -74,24 +99,64 @@ def _torch_load(path):
             "(`pip install torch`); a `model.safetensors` checkpoint needs "
             "only the `safetensors` package."
         ) from None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    # A corrupt file fails with whatever its bytes trip first (EOFError,
+    # RuntimeError from the zip reader, KeyError or UnpicklingError from
+    # the unpickler): every failure of the load is the file's fault.
+    except Exception as error:  # noqa: BLE001
+        reason = " ".join(str(error).split()[:24]) or type(error).__name__
+        raise _corrupt(path, "PyTorch", reason) from None
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"{path!r} is not a model state dict (a dict of named tensors): "
+            f"it holds a {type(state).__name__}."
+        )
+    others = [n for n, v in state.items() if not isinstance(v, torch.Tensor)]
+    if others:
+        raise ValueError(
+            f"{path!r} is not a model state dict (a dict of named tensors): "
+            f"{len(others)} entries are not tensors, e.g. {others[:4]}."
+        )
+    return _numpy(state)
+
+
+def _numpy(tensors):
+    """torch tensors as numpy arrays, floats (bfloat16 too) as float32."""
+    import torch
+
     return {
         name: value.detach().to(torch.float32).numpy()
         if value.is_floating_point()
         else value.numpy()
-        for name, value in state.items()
+        for name, value in tensors.items()
     }
 
 
 def _safetensors_load(path):
     try:
+        from safetensors import SafetensorError
         from safetensors.numpy import load_file
     except ImportError:
         raise ValueError(
             f"Reading {path!r} needs the `safetensors` package "
             "(`pip install safetensors`)."
         ) from None
-    return load_file(path)
+    try:
+        return load_file(path)
+    except SafetensorError as error:
+        raise _corrupt(path, "safetensors", error) from None
+    except TypeError as error:
+        # numpy has no bfloat16 (nor float8): torch reads those, if present.
+        try:
+            from safetensors.torch import load_file as torch_load_file
+        except ImportError:
+            raise ValueError(
+                f"Cannot read the weights {path!r}: {error} (numpy has no "
+                "bfloat16). Install torch to read them, or save the "
+                "checkpoint in float32."
+            ) from None
+        return _numpy(torch_load_file(path))
 
 
 def read_transformers_tensors(directory):
@@ -113,7 +178,8 @@ def read_transformers_tensors(directory):
     else:
         raise ValueError(
             f"No weights found in {directory!r}: expected {SAFETENSORS!r} or "
-            f"{PYTORCH!r} (or their sharded index files)."
+            f"{PYTORCH!r} (or their sharded index files). It holds: "
+            f"{sorted(files)}"
         )
     tensors = {}
     for path in paths:

@@ -87,6 +87,11 @@ def _check_arguments(args):
         )
     if args.source == "google" and not args.config:
         raise ValueError("--from google needs --config")
+    # A TF checkpoint is a prefix of files (`model.ckpt-1.index`, ...).
+    if not (os.path.exists(args.path) or os.path.exists(f"{args.path}.index")):
+        raise ValueError(
+            f"PATH: no checkpoint directory or file at {args.path!r}"
+        )
 
 
 def run(args):

@@ -49,13 +49,23 @@ GOOGLE_DEFAULTS = {
 
 
 def read_json(path, what):
+    """The JSON object of file `path`; errors name `what` and the path."""
     if not os.path.isfile(path):
-        raise ValueError(f"No {what} found: {path!r} does not exist.")
-    with open(path) as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path!r} is not valid JSON: {error}") from None
+        reason = "is a directory" if os.path.isdir(path) else "does not exist"
+        raise ValueError(f"No {what} found: {path!r} {reason}.")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"The {what} {path!r} is not valid JSON: {error}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"The {what} {path!r} must hold a JSON object {{...}}. Received: "
+            f"a {type(data).__name__}"
+        )
+    return data
 
 
 def _activation(name, source):

@@ -1,7 +1,8 @@
 """The SentencePiece vocabularies of BigBird checkpoints as tokenizer layers."""
 
-import json
 import os
+
+from keras_bigbird.convert.config import read_json
 
 # File names of the vocabularies: transformers checkpoints, then the
 # google-research ones (`bigbird/vocab/gpt2.model`, `pegasus.model`).
@@ -29,8 +30,7 @@ def _special_tokens(directory):
         path = os.path.join(directory, file_name)
         if not os.path.isfile(path):
             continue
-        with open(path) as f:
-            data = json.load(f)
+        data = read_json(path, file_name)
         for key in tokens:
             value = _token(data.get(key))
             if isinstance(value, str) and value:
@@ -57,26 +57,64 @@ def tokenizer_from_checkpoint(path, fast=None):
     Returns:
         A `keras_bigbird.preprocessing.SentencePieceTokenizer`.
     """
-    from keras_bigbird.preprocessing import SentencePieceTokenizer
-
     path = os.fspath(path)
     if os.path.isdir(path):
-        directory = path
-        candidates = [os.path.join(path, name) for name in MODEL_FILES]
-        found = [c for c in candidates if os.path.isfile(c)]
-        if not found:
+        model_file = _model_file(path)
+        if model_file is None:
             raise ValueError(
                 f"No SentencePiece model in {path!r}: expected one of "
                 f"{MODEL_FILES}."
             )
-        model_file = found[0]
-    elif os.path.isfile(path):
-        directory, model_file = os.path.dirname(path) or ".", path
-    else:
-        raise ValueError(
-            "Received an invalid value for argument `path`: no such file or "
-            f"directory. Received: path={path!r}"
-        )
-    return SentencePieceTokenizer(
-        model_file, fast=fast, **_special_tokens(directory)
+        return _tokenizer(model_file, path, fast)
+    if os.path.isfile(path):
+        return _tokenizer(path, os.path.dirname(path) or ".", fast)
+    raise ValueError(
+        "Received an invalid value for argument `path`: no such file or "
+        f"directory. Received: path={path!r}"
     )
+
+
+def checkpoint_tokenizer(directory):
+    """The tokenizer of a transformers checkpoint directory, or None when
+    it holds no SentencePiece model.
+
+    Its pieces must fit the config's `vocab_size`: more would give ids
+    past the encoder's embedding table.
+    """
+    model_file = _model_file(directory)
+    if model_file is None:
+        return None
+    tokenizer = _tokenizer(model_file, directory, None)
+    config_path = os.path.join(directory, "config.json")
+    vocab_size = read_json(config_path, "config.json").get("vocab_size")
+    pieces = tokenizer.vocabulary_size()
+    if isinstance(vocab_size, int) and pieces > vocab_size:
+        raise ValueError(
+            f"The SentencePiece model {model_file!r} has {pieces} pieces, "
+            f"more than the vocab_size={vocab_size} of {config_path!r}: it "
+            "is not this checkpoint's vocabulary."
+        )
+    return tokenizer
+
+
+def _model_file(directory):
+    for name in MODEL_FILES:
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _tokenizer(model_file, directory, fast):
+    from keras_bigbird.preprocessing import SentencePieceTokenizer
+
+    special_tokens = _special_tokens(directory)
+    try:
+        return SentencePieceTokenizer(model_file, fast=fast, **special_tokens)
+    except ValueError as error:
+        if model_file in str(error):
+            raise
+        raise ValueError(
+            f"Cannot make a tokenizer of the SentencePiece model "
+            f"{model_file!r}: {error}"
+        ) from None

@@ -13,6 +13,24 @@ from keras_bigbird.convert.heads import TransformersQuestionAnswerer
 
 HEADS = ("auto", "none", "classifier", "question_answerer")
 
+# Encoder arguments the weights fix (their shapes, or the function they
+# were trained to compute): `encoder_kwargs` may repeat them, not change
+# them. The others (dropout, pattern, dtype, name, ...) are free.
+FIXED_ARGUMENTS = (
+    "vocabulary_size",
+    "num_layers",
+    "num_heads",
+    "hidden_dim",
+    "intermediate_dim",
+    "max_sequence_length",
+    "num_segments",
+    "activation",
+    "layer_norm_epsilon",
+    "normalize_first",
+)
+# Overrides that replace the checkpoint's random attention pattern.
+_PATTERN_ARGUMENTS = ("pattern", "num_random_blocks", "random_pattern")
+
 _CLASSIFIER = "classifier.out_proj.weight"
 _QUESTION_ANSWERER = "qa_classifier.qa_outputs.weight"
 
@@ -49,7 +67,49 @@ def _detect_head(tensors, head):
     return head
 
 
-def from_transformers(path, head="auto", random_pattern="bigbird_original"):
+def _check_overrides(arguments, encoder_kwargs, config_path):
+    if not isinstance(encoder_kwargs, dict):
+        raise ValueError(
+            "Received an invalid value for argument `encoder_kwargs`, "
+            "expected a dict of `BigBirdEncoder` arguments. Received: "
+            f"encoder_kwargs={encoder_kwargs!r}"
+        )
+    for name in FIXED_ARGUMENTS:
+        if name in encoder_kwargs and encoder_kwargs[name] != arguments[name]:
+            raise ValueError(
+                f"`{name}` is fixed by the checkpoint's weights: "
+                f"{config_path!r} gives {name}={arguments[name]!r}. "
+                f"Received: {name}={encoder_kwargs[name]!r}"
+            )
+
+
+def _encoder(arguments, encoder_kwargs, random_pattern, config_path):
+    """The `PretrainedBigBirdEncoder` of `arguments`, with the overrides."""
+    arguments = dict(arguments)
+    num_random_blocks = arguments.pop("num_random_blocks")
+    if not set(_PATTERN_ARGUMENTS) & set(encoder_kwargs):
+        arguments["pattern"] = legacy.bigbird_pattern(
+            random_pattern, num_random_blocks, arguments["max_sequence_length"]
+        )
+    elif "pattern" not in encoder_kwargs:
+        # PretrainedBigBirdEncoder draws the pattern from what is given.
+        arguments.update(
+            num_random_blocks=num_random_blocks, random_pattern=random_pattern
+        )
+    arguments.update(encoder_kwargs)
+    try:
+        return PretrainedBigBirdEncoder(**{"seed": 0, **arguments})
+    except (ValueError, TypeError) as error:
+        given = f" with encoder_kwargs={encoder_kwargs!r}" if encoder_kwargs else ""
+        raise ValueError(
+            f"Cannot build the encoder {config_path!r} describes{given}: "
+            f"{error}"
+        ) from None
+
+
+def from_transformers(
+    path, head="auto", random_pattern="bigbird_original", encoder_kwargs=None
+):
     """Loads a transformers BigBird checkpoint as a Keras model.
 
     Reads `config.json` and the weights (`model.safetensors`, read with
@@ -75,6 +135,11 @@ def from_transformers(path, head="auto", random_pattern="bigbird_original"):
             `OriginalBigBirdPattern` drawn for `max_position_embeddings`
             tokens, as transformers) or `"hashed"` (the package's default
             `BigBirdPattern`).
+        encoder_kwargs: `BigBirdEncoder` arguments that override the
+            config's: dropout rates, `pattern`, `dtype`, `name`... The
+            arguments the weights fix (`FIXED_ARGUMENTS`: sizes, positions,
+            segments, activation, layer norm) may only repeat the config's
+            value.
 
     Returns:
         A `PretrainedBigBirdEncoder`, or a `TransformersClassifier` /
@@ -90,7 +155,17 @@ def from_transformers(path, head="auto", random_pattern="bigbird_original"):
     directory = _directory(path)
     config_path = os.path.join(directory, "config.json")
     config = config_lib.read_json(config_path, "config.json")
-    arguments, extras = config_lib.encoder_arguments(config, config_path)
+    if "model_type" not in config:
+        # Without it the entries left out would take the google-research
+        # defaults (block_size 16, not 64): a silently different encoder.
+        raise ValueError(
+            f"{config_path!r} has no `model_type` entry, so it is not a "
+            "transformers config (BigBird's is \"model_type\": \"big_bird\"). "
+            f"Its keys: {sorted(config)[:12]}"
+        )
+    arguments, extras = config_lib.encoder_arguments(config, repr(config_path))
+    encoder_kwargs = {} if encoder_kwargs is None else encoder_kwargs
+    _check_overrides(arguments, encoder_kwargs, config_path)
     tensors = checkpoint.read_transformers_tensors(directory)
     prefix = (
         "bert."
@@ -105,12 +180,7 @@ def from_transformers(path, head="auto", random_pattern="bigbird_original"):
         )
     head = _detect_head(tensors, head)
 
-    pattern = legacy.bigbird_pattern(
-        random_pattern,
-        arguments.pop("num_random_blocks"),
-        arguments["max_sequence_length"],
-    )
-    encoder = PretrainedBigBirdEncoder(pattern=pattern, seed=0, **arguments)
+    encoder = _encoder(arguments, encoder_kwargs, random_pattern, config_path)
     with_pooler = f"{prefix}pooler.weight" in tensors
     weights.assign_encoder(
         encoder,

@@ -286,14 +286,21 @@ class BigBirdEncoder(FunctionalModel):
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
-        """Builds a published architecture (no weights); see `presets`.
+        """An encoder of a built-in architecture, or a pretrained one.
+
+        See `keras_bigbird.models.presets.load_encoder`.
 
         Args:
-            preset: one of `BigBirdEncoder.presets`: `"bigbird_roberta_base"`,
-                `"bigbird_roberta_large"` or `"bigbird_tiny"`.
-            **kwargs: constructor arguments that override the preset's.
+            preset: one of `BigBirdEncoder.presets` (`"bigbird_roberta_base"`,
+                `"bigbird_roberta_large"`, `"bigbird_tiny"`: no weights), a
+                transformers checkpoint directory (config.json and
+                model.safetensors or pytorch_model.bin), or
+                `"hf://owner/name"` on the Hugging Face Hub: converted, with
+                its weights.
+            **kwargs: constructor arguments that override the preset's
+                (for a checkpoint, not those its weights fix).
         """
-        return cls(**preset_configs.preset_config(preset, **kwargs))
+        return preset_configs.load_encoder(preset, **kwargs)
 
     presets = {
         name: p["description"] for name, p in preset_configs.PRESETS.items()

@@ -6,6 +6,8 @@ The hub cannot be reached, so the reference checkpoints are random
 reference.
 """
 
+import os
+import shutil
 import types
 
 import numpy as np
@@ -49,6 +51,25 @@ def save_model(directory, model_class, config, seed=0, **save_kwargs):
     return types.SimpleNamespace(
         path=str(directory), model_class=model_class, config=config
     )
+
+
+def save_preset(directory, seed=0):
+    """A `BigBirdModel` checkpoint as `from_preset` reads one: with a tiny
+    SentencePiece model (90 pieces, within its vocab_size) as spiece.model."""
+    from keras_bigbird.preprocessing import train_sentencepiece
+    from tests.preprocessing import synthetic_text
+
+    words = synthetic_text.pseudo_words(200, seed=seed)
+    lengths = synthetic_text.log_uniform_lengths(60, 5, 200, seed=seed)
+    model_file = train_sentencepiece(
+        synthetic_text.documents(lengths, words, seed=seed),
+        vocab_size=90,
+        model_prefix=f"{directory}_spm/spm",
+        user_defined_symbols=("[MASK]",),
+    )
+    saved = save_model(directory, transformers.BigBirdModel, hf_config(), seed)
+    shutil.copy(model_file, os.path.join(directory, "spiece.model"))
+    return saved
 
 
 def reference(checkpoint, inputs, **kwargs):
