@@ -2,8 +2,9 @@
 
 Only the files a conversion reads are downloaded (config, weights, the
 SentencePiece model and its special tokens), with `huggingface_hub`'s
-`snapshot_download` into its cache (`HF_HOME`, default
-`~/.cache/huggingface`), so a second load reads the cache.
+`snapshot_download` into its cache (`HF_HUB_CACHE`, default
+`~/.cache/huggingface/hub`), so a second load reads the cache; with
+`HF_HUB_OFFLINE=1` only the cache is read.
 """
 
 import os
@@ -32,8 +33,8 @@ def is_hub_name(preset):
 
 
 def _offline():
-    # Read at each call: huggingface_hub reads HF_HUB_OFFLINE only when
-    # it is imported.
+    # Read at each call (as HF_HUB_CACHE below): huggingface_hub reads
+    # them only when it is imported.
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
 
 
@@ -70,6 +71,8 @@ def download(preset):
                 repo_id,
                 allow_patterns=list(patterns),
                 local_files_only=_offline(),
+                # None: huggingface_hub's default, read when it was imported.
+                cache_dir=os.environ.get("HF_HUB_CACHE") or None,
             )
         # Offline, no network, unknown or gated repository (OSError), a bad
         # id (ValueError); the message's first lines say which.

@@ -124,3 +124,22 @@ def test_hub_names_give_one_clear_error_without_a_hub(monkeypatch):
     for bad in ("hf://", "hf://owner", "hf://a/b/c", "hf:///name"):
         with pytest.raises(ValueError, match=r"expected 'hf://owner/name'"):
             load_encoder(bad)
+
+
+def test_hub_names_load_from_the_hub_cache(checkpoint, tmp_path, monkeypatch):
+    # huggingface_hub's cache layout, written as a download leaves it:
+    # refs/main names the commit whose snapshot folder holds the files.
+    pytest.importorskip("huggingface_hub")
+    repo = tmp_path / "models--keras-bigbird--tiny"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(checkpoint.path, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    encoder = load_encoder("hf://keras-bigbird/tiny")
+    inputs = random_inputs(1, 300, seed=3)
+    expected = reference(checkpoint, inputs).last_hidden_state.numpy()
+    got = keras.ops.convert_to_numpy(encoder(inputs)["sequence_output"])
+    np.testing.assert_allclose(got, expected, atol=ATOL, rtol=0)
+    assert load_tokenizer("hf://keras-bigbird/tiny").vocabulary_size() == 90
