@@ -82,6 +82,7 @@ def test_info_text(capsys):
 
 def test_train_on_csv_saves_a_model_that_evaluates_as_reported(tmp_path):
     from keras_bigbird.data import load_text_files
+    from keras_bigbird.training import options
 
     train_csv = write_csv(tmp_path / "train.csv", 24, seed=1)
     valid_csv = write_csv(tmp_path / "valid.csv", 8, seed=2)
@@ -118,7 +119,7 @@ def test_train_on_csv_saves_a_model_that_evaluates_as_reported(tmp_path):
     # The flag wins over the config file, which wins over the defaults.
     assert config["max_sequence_length"] == 128
     assert config["epochs"] == 2 and config["batch_size"] == 4
-    assert config["learning_rate"] == 1e-3
+    assert config["learning_rate"] == options.DEFAULTS["learning_rate"]
     assert config["label_names"] == ["bad", "good"]
     with open(output_dir / "figures.json") as f:
         figures = json.load(f)
@@ -344,18 +345,28 @@ def test_train_misspelled_encoder_config_key_is_an_error_before_any_work(
 ):
     # `--encoder-config` ends in `BigBirdEncoder(...)`: a misspelled key is a
     # usage error naming it, not a default model, and no tokenizer is trained.
-    error = csv_train_error(
-        tmp_path,
-        capsys,
-        "--vocabulary-size",
-        "60",
-        "--encoder-config",
-        json.dumps({"num_layer": 1}),
-    )
+    # Checked as the flag is parsed: a usage error (SystemExit).
+    train_csv = write_csv(tmp_path / "train.csv", 4, seed=1)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(
+            [
+                "train",
+                "--data",
+                train_csv,
+                "--output-dir",
+                str(tmp_path / "run"),
+                "--vocabulary-size",
+                "60",
+                "--encoder-config",
+                json.dumps({"num_layer": 1}),
+            ]
+        )
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
     assert (
-        "error: Unrecognized keyword arguments passed to BigBirdEncoder: "
-        "{'num_layer': 1}" in error
+        "error: argument --encoder-config: unknown key 'num_layer'" in error
     ), error
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_encoder_vocabulary_smaller_than_a_given_vocabulary(

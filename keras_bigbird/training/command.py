@@ -12,6 +12,7 @@ Options come from the defaults, then a JSON --config file, then the flags.
 
 import argparse
 
+from keras_bigbird.training import encoder_options
 from keras_bigbird.training import options
 from keras_bigbird.utils import flags
 
@@ -26,22 +27,6 @@ def add_arguments(parser):
     parser.set_defaults(**options.DEFAULTS)
 
 
-def _check_encoder(config):
-    """The preset and `encoder_config` the data pipeline can feed, checked
-    before a tokenizer is trained."""
-    from keras_bigbird.models.presets import preset_config
-
-    encoder = preset_config(config["preset"], **(config["encoder_config"] or {}))
-    num_segments = encoder["num_segments"]
-    if not isinstance(num_segments, int) or num_segments < 1:
-        # The packer feeds `segment_ids` (all 0 for one text) to the model.
-        raise ValueError(
-            "--encoder-config: `train` feeds segment ids, so num_segments "
-            "must be an integer >= 1. Received: num_segments="
-            f"{num_segments!r}"
-        )
-
-
 def run(args):
     # Re-parsed: options of a --config file give way to explicit flags.
     config = options.parse_config(args._parser, args.command_argv)
@@ -49,7 +34,8 @@ def run(args):
         config.pop(name, None)
     if config["output_dir"]:
         flags.check_output("--output-dir", config["output_dir"], directory=True)
-    _check_encoder(config)
+    # The checks of --encoder-config that need Keras, before any work.
+    encoder_options.check_with_preset(config["preset"], config["encoder_config"])
 
     from keras_bigbird.training.train import train
 

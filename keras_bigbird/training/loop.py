@@ -21,7 +21,8 @@ class TrainingResult:
     """What `fit_evaluate_save` produced.
 
     Args:
-        model: the trained model (weights of the last epoch).
+        model: the trained model (weights of the last epoch, or of the
+            best with early stopping).
         history: `History.history`, a metric name to its value each epoch.
         evaluation: the metrics of `model.evaluate` on the evaluation data
             (`{}` without evaluation data).
@@ -44,14 +45,18 @@ class TrainingResult:
     figures: dict = None
 
 
-def training_callbacks(output_dir, monitor="val_loss"):
-    """A `ModelCheckpoint` of the best epoch and `TensorBoard` logs.
+def training_callbacks(output_dir, monitor="val_loss", patience=None):
+    """A `ModelCheckpoint` of the best epoch and `TensorBoard` logs, and
+    with `patience` an `EarlyStopping` that restores the best weights.
 
     Args:
         output_dir: the checkpoint goes to `<output_dir>/checkpoint.keras`,
             the logs to `<output_dir>/logs`.
         monitor: the metric that picks the best epoch (`"loss"` when there
             is no validation data).
+        patience: stop after this many epochs without a better `monitor`,
+            and end with the weights of the best epoch; `None`: train every
+            epoch and end with the last one's weights.
 
     Example:
 
@@ -60,7 +65,7 @@ def training_callbacks(output_dir, monitor="val_loss"):
               callbacks=training_callbacks("runs/imdb"))
     ```
     """
-    return [
+    callbacks = [
         keras.callbacks.ModelCheckpoint(
             os.path.join(output_dir, CHECKPOINT_FILE),
             monitor=monitor,
@@ -68,6 +73,13 @@ def training_callbacks(output_dir, monitor="val_loss"):
         ),
         keras.callbacks.TensorBoard(log_dir=os.path.join(output_dir, LOG_DIR)),
     ]
+    if patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=patience, restore_best_weights=True
+            )
+        )
+    return callbacks
 
 
 def save_preprocessor(layers, path):
@@ -105,6 +117,7 @@ def fit_evaluate_save(
     evaluation=None,
     steps_per_epoch=None,
     preprocessor=None,
+    patience=None,
     verbose="auto",
 ):
     """Trains with `model.fit`, evaluates, saves a `.keras` file.
@@ -112,7 +125,10 @@ def fit_evaluate_save(
     `model` must be compiled. Training writes the best epoch to
     `<output_dir>/checkpoint.keras` (`keras.callbacks.ModelCheckpoint`, on
     `val_loss` when there is validation data, else `loss`) and TensorBoard
-    logs to `<output_dir>/logs`; the model of the last epoch is saved to
+    logs to `<output_dir>/logs`. With `patience`, training stops once that
+    many epochs bring no better monitored figure, and the model ends with
+    the weights of the best epoch (`keras.callbacks.EarlyStopping`); else
+    with those of the last epoch. That model is saved to
     `<output_dir>/model.keras` and evaluated.
 
     Args:
@@ -126,6 +142,8 @@ def fit_evaluate_save(
         steps_per_epoch: batches an epoch (`None`: all of `train`).
         preprocessor: the layers turning text into the model's inputs
             (tokenizer, packer), saved as `<output_dir>/preprocessor.json`.
+        patience: epochs without improvement before stopping early, or
+            `None`.
         verbose: `model.fit` / `evaluate` verbosity (`"auto"`: progress bar).
 
     Returns:
@@ -149,7 +167,7 @@ def fit_evaluate_save(
             validation_data=validation,
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
-            callbacks=training_callbacks(output_dir, monitor),
+            callbacks=training_callbacks(output_dir, monitor, patience),
             verbose=verbose,
             shuffle=False,  # A `tf.data` pipeline shuffles by itself.
         )

@@ -8,6 +8,7 @@ preset (`--smoke`, examples only) and the flags given on the command line.
 import argparse
 import json
 
+from keras_bigbird.training import encoder_options
 from keras_bigbird.utils import flags
 from keras_bigbird.utils.seeds import MAX_SEED
 
@@ -40,16 +41,23 @@ DEFAULTS = {
     # Model.
     "preset": "bigbird_tiny",
     "encoder_config": None,
-    "max_sequence_length": 1024,
+    # A label 700 words in is ~1400 tokens in for a vocabulary trained on
+    # a few hundred documents (about 2 pieces a word): 1024 cut it off.
+    "max_sequence_length": 2048,
     "dropout": 0.1,
     "seed": 0,
     # Fit.
     "output_dir": None,
     "batch_size": 8,
     "bucket_width": None,
-    "epochs": 2,
+    # At most: early stopping ends the run once `patience` epochs bring no
+    # better validation loss, and the best epoch's weights are kept.
+    "epochs": 20,
     "steps_per_epoch": None,
-    "learning_rate": 1e-3,
+    "learning_rate": 2e-3,
+    "warmup_fraction": 0.1,
+    "patience": 4,
+    "validation_fraction": 0.1,
 }
 
 
@@ -199,7 +207,7 @@ def add_model_arguments(parser):
     )
     group.add_argument(
         "--encoder-config",
-        type=flags.json_object,
+        type=encoder_options.encoder_config,
         metavar="JSON",
         help="BigBirdEncoder arguments overriding the preset, e.g. "
         '\'{"num_layers": 4, "block_size": 32}\'',
@@ -246,7 +254,26 @@ def add_fit_arguments(parser):
     group.add_argument(
         "--learning-rate",
         type=flags.positive_float,
-        help="of Adam (clipnorm 1)",
+        help="the peak learning rate of Adam (clipnorm 1), reached after "
+        "the warmup and decayed along a half cosine to 0 at the last epoch",
+    )
+    group.add_argument(
+        "--warmup-fraction",
+        type=flags.rate,
+        help="share of the training steps (epochs x steps an epoch) whose "
+        "learning rate rises linearly to --learning-rate",
+    )
+    group.add_argument(
+        "--patience",
+        type=flags.positive_int,
+        help="stop after this many epochs without a lower validation loss, "
+        "and keep the weights of the best epoch",
+    )
+    group.add_argument(
+        "--validation-fraction",
+        type=flags.real(0, 1, low_open=True, high_open=True),
+        help="share of the training batches held out for validation when "
+        "no validation data is given",
     )
 
 

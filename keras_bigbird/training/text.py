@@ -141,7 +141,8 @@ def text_tokenizer(
         lowercase: case-fold the text (WordPiece only).
         texts: the training documents, or a callable returning them (only
             called when a model is trained).
-        vocabulary_size: size of a trained SentencePiece vocabulary.
+        vocabulary_size: size of a trained SentencePiece vocabulary, at
+            most (a small corpus may support fewer pieces).
 
     Returns:
         A `SentencePieceTokenizer` or `WordPieceTokenizer`.
@@ -180,6 +181,10 @@ def text_tokenizer(
         texts,
         vocab_size=vocabulary_size,
         model_prefix=os.path.join(output_dir, SENTENCEPIECE_PREFIX),
+        # A corpus of a few hundred documents supports fewer pieces than
+        # the default 8000: take what it supports rather than fail (the
+        # encoder is sized to the tokenizer's vocabulary).
+        hard_vocab_limit=False,
     )
     return SentencePieceTokenizer(model_file)
 

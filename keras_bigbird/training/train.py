@@ -1,7 +1,7 @@
 """`train`: documents and labels to a saved `BigBirdClassifier`."""
 
+import argparse
 import functools
-import inspect
 import json
 import os
 
@@ -11,12 +11,15 @@ from keras_bigbird.data import load_long_text
 from keras_bigbird.data import load_text_files
 from keras_bigbird.models import BigBirdClassifier
 from keras_bigbird.models import BigBirdEncoder
-from keras_bigbird.models.base import check_model_kwargs
 from keras_bigbird.preprocessing import BlockPacker
+from keras_bigbird.training.encoder_options import check_encoder_config
+from keras_bigbird.training.holdout import count_batches
+from keras_bigbird.training.holdout import hold_out
 from keras_bigbird.training.loop import fit_evaluate_save
 from keras_bigbird.training.loop import report
 from keras_bigbird.training.options import DEFAULTS
 from keras_bigbird.training.options import OPTIONS_OF
+from keras_bigbird.training.schedule import WarmupCosineDecay
 from keras_bigbird.training.text import _missing_paths
 from keras_bigbird.training.text import compile_for_task
 from keras_bigbird.training.text import corpus_texts
@@ -92,11 +95,13 @@ def _check_encoder_config(config, vocabulary_size, vocabulary_source):
     and so are keys `BigBirdEncoder` does not take (before any work: the
     encoder would raise the same only after the tokenizer is trained)."""
     encoder_config = config["encoder_config"] or {}
-    parameters = inspect.signature(BigBirdEncoder.__init__).parameters
-    check_model_kwargs(
-        "BigBirdEncoder",
-        {k: v for k, v in encoder_config.items() if k not in parameters},
-    )
+    try:
+        check_encoder_config(encoder_config)
+    except argparse.ArgumentTypeError as error:
+        raise ValueError(
+            f"Received an invalid value for option `encoder_config`: "
+            f"{error}"
+        ) from None
     size = encoder_config.get("vocabulary_size")
     if size is not None and size < vocabulary_size:
         raise ValueError(
@@ -230,7 +235,12 @@ def train(config):
     4. A `BigBirdClassifier` head: logits of `num_classes` for a
        classification task, one value trained with the mean squared error
        for a regression task (`scientific_papers/*`'s `abstract_length`).
-    5. `model.fit` with `ModelCheckpoint` and `TensorBoard`, `evaluate` on
+    5. `model.fit`, Adam with a `WarmupCosineDecay` schedule peaking at
+       `learning_rate`, on `validation` (or, without validation data,
+       `validation_fraction` of the training batches held out), for up to
+       `epochs` epochs: `EarlyStopping` after `patience` epochs without a
+       lower validation loss, restoring the best epoch's weights, with
+       `ModelCheckpoint` and `TensorBoard`; `evaluate` on
        the test data (else the validation data), and the files in
        `output_dir`: `model.keras`, `checkpoint.keras`, `logs/`, the
        tokenizer vocabulary, `preprocessor.json` (the tokenizer and packer,
@@ -240,7 +250,8 @@ def train(config):
     The figures printed and saved are the evaluation metrics and the score
     of the best constant prediction on the same data (majority-class
     accuracy, or the RMSE of predicting the mean), so a reader can tell
-    whether the model learned anything.
+    whether the model learned anything; the last line printed sums them up
+    (`summary`).
 
     Args:
         config: a dict of options; see `keras_bigbird.training.DEFAULTS`
@@ -294,10 +305,21 @@ def train(config):
         tokenizer, config["max_sequence_length"], block_size=encoder.block_size
     )
     train_data, validation, test, info = _load_data(config, tokenizer, packer)
+    held_out = validation is None
+    if held_out:
+        train_data, validation, batches = hold_out(
+            train_data, config["validation_fraction"], seed=config["seed"]
+        )
+    else:
+        batches = count_batches(train_data)
     model = BigBirdClassifier(
         encoder, num_classes=info.num_classes or 1, dropout=config["dropout"]
     )
-    compile_for_task(model, info.num_classes, config["learning_rate"])
+    compile_for_task(
+        model,
+        info.num_classes,
+        learning_rate_schedule(config, config["steps_per_epoch"] or batches),
+    )
     with open(os.path.join(output_dir, CONFIG_FILE), "w") as f:
         json.dump(
             {
@@ -318,17 +340,62 @@ def train(config):
         epochs=config["epochs"],
         steps_per_epoch=config["steps_per_epoch"],
         preprocessor=[tokenizer, packer],
+        patience=config["patience"],
     )
     figures = {"dataset": info.name, "task": info.task}
+    on = "test" if test is not None else "validation"
+    figures.update({f"{on} {k}": v for k, v in result.evaluation.items()})
     evaluated = test if test is not None else validation
-    if evaluated is not None:
-        on = "test" if test is not None else "validation"
-        figures.update({f"{on} {k}": v for k, v in result.evaluation.items()})
-        baseline = label_baseline(evaluated, info.num_classes)
-        figures.update({f"{on} {k}": v for k, v in baseline.items()})
+    baseline = label_baseline(evaluated, info.num_classes)
+    figures.update({f"{on} {k}": v for k, v in baseline.items()})
+    losses = result.history["val_loss"]
+    figures["epochs run"] = len(losses)
+    figures["best epoch"] = losses.index(min(losses)) + 1
     figures.update(
         {f"last epoch {k}": v[-1] for k, v in result.history.items()}
     )
     figures["model"] = result.model_path
     result.figures = report(output_dir, figures, title="Results:")
+    print(summary(figures, on, held_out))
     return result
+
+
+def learning_rate_schedule(config, steps_per_epoch):
+    """The `WarmupCosineDecay` of a run: `learning_rate` at its peak after
+    `warmup_fraction` of the `epochs * steps_per_epoch` steps, 0 at the
+    end of the last epoch (early stopping may end the run before)."""
+    total = config["epochs"] * steps_per_epoch
+    return WarmupCosineDecay(
+        config["learning_rate"],
+        warmup_steps=round(total * config["warmup_fraction"]),
+        decay_steps=total,
+    )
+
+
+def summary(figures, on, held_out=False):
+    """The last line `train` prints: the evaluated figure against the best
+    constant prediction's, the epochs and the model file.
+
+    Example:
+
+    >>> summary({"validation accuracy": 0.97, "validation majority_accuracy":
+    ...          0.5, "validation num_labels": 40, "best epoch": 6,
+    ...          "epochs run": 10, "model": "run/model.keras"}, "validation")
+    'validation accuracy 0.970 against 0.500 for the majority class (40 documents); best epoch 6 of 10 run; model: run/model.keras'
+    """
+    if f"{on} accuracy" in figures:
+        score = (
+            f"{on} accuracy {figures[f'{on} accuracy']:.3f} against "
+            f"{figures[f'{on} majority_accuracy']:.3f} for the majority class"
+        )
+    else:
+        score = (
+            f"{on} RMSE {figures[f'{on} rmse']:.4g} against "
+            f"{figures[f'{on} mean_predictor_rmse']:.4g} for the mean label"
+        )
+    where = ", held out from the training data" if held_out else ""
+    return (
+        f"{score} ({figures[f'{on} num_labels']} documents{where}); best "
+        f"epoch {figures['best epoch']} of {figures['epochs run']} run; "
+        f"model: {figures['model']}"
+    )

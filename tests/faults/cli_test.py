@@ -56,6 +56,11 @@ CASES = [
     ([*TRAIN, "--vocabulary-size", "7"], r"argument --vocabulary-size: expected an integer >= 8\. Received: '7'"),
     ([*TRAIN, "--tokenizer-documents", "0"], r"argument --tokenizer-documents: .* Received: '0'"),
     ([*TRAIN, "--num-classes", "1"], r"argument --num-classes: expected an integer >= 2\. Received: '1'"),
+    ([*TRAIN, "--warmup-fraction", "1"], r"argument --warmup-fraction: expected a number >= 0 and < 1\. Received: '1'"),
+    ([*TRAIN, "--warmup-fraction", "-0.5"], r"argument --warmup-fraction: .* Received: '-0.5'"),
+    ([*TRAIN, "--patience", "0"], r"argument --patience: expected an integer >= 1\. Received: '0'"),
+    ([*TRAIN, "--validation-fraction", "0"], r"argument --validation-fraction: expected a number > 0 and < 1\. Received: '0'"),
+    ([*TRAIN, "--validation-fraction", "1"], r"argument --validation-fraction: .* Received: '1'"),
     ([*TRAIN, "--epochs"], r"argument --epochs: expected one argument"),
     # No abbreviations: `--epoch` is not `--epochs` (nor, once added, an
     # `--epoch-...` flag).
@@ -77,9 +82,29 @@ CASES = [
     ([*TRAIN, "--config", "{tmp}/file_format.json"], r"--config .*: option `file_format`: expected one of \['csv', 'tsv', 'jsonl', 'txt'\]\. Received: 'xml'"),
     ([*TRAIN, "--config", "{tmp}/encoder_config.json"], r"--config .*: option `encoder_config`: expected a JSON object"),
     ([*TRAIN, "--config", "{tmp}/text_column.json"], r"--config .*: option `text_column`: expected a string\. Received: 3"),
-    # train: checked in `run`, before a tokenizer is trained.
-    ([*TRAIN, "--encoder-config", '{"num_segments": 0}'], r"--encoder-config: `train` feeds segment ids, so num_segments must be an integer >= 1\. Received: num_segments=0"),
-    ([*TRAIN, "--encoder-config", '{"num_layer": 1}'], r"Unrecognized keyword arguments passed to BigBirdEncoder: \{'num_layer': 1\}"),
+    # train: --encoder-config keys and values, checked as it is parsed.
+    ([*TRAIN, "--encoder-config", '{"num_segments": 0}'], r"argument --encoder-config: key 'num_segments': expected an integer >= 1\. Received: '0'"),
+    ([*TRAIN, "--encoder-config", '{"num_layer": 1}'], r"argument --encoder-config: unknown key 'num_layer'; expected some of \['activation', .*'vocabulary_size'\]\. Received: num_layer=1"),
+    ([*TRAIN, "--encoder-config", '{"num_layers": 0}'], r"argument --encoder-config: key 'num_layers': expected an integer >= 1\. Received: '0'"),
+    ([*TRAIN, "--encoder-config", '{"num_layers": 2.5}'], r"argument --encoder-config: key 'num_layers': expected an integer >= 1\. Received: '2.5'"),
+    ([*TRAIN, "--encoder-config", '{"num_layers": "2"}'], r"argument --encoder-config: key 'num_layers': expected a JSON number\. Received: \"2\""),
+    ([*TRAIN, "--encoder-config", '{"hidden_dim": true}'], r"argument --encoder-config: key 'hidden_dim': expected a JSON number\. Received: true"),
+    ([*TRAIN, "--encoder-config", '{"block_size": -16}'], r"argument --encoder-config: key 'block_size': .* Received: '-16'"),
+    ([*TRAIN, "--encoder-config", '{"dropout": 1.5}'], r"argument --encoder-config: key 'dropout': expected a number >= 0 and < 1\. Received: '1.5'"),
+    ([*TRAIN, "--encoder-config", '{"attention_dropout": -0.1}'], r"argument --encoder-config: key 'attention_dropout': .* Received: '-0.1'"),
+    ([*TRAIN, "--encoder-config", '{"layer_norm_epsilon": 0}'], r"argument --encoder-config: key 'layer_norm_epsilon': expected a number > 0\. Received: '0'"),
+    ([*TRAIN, "--encoder-config", '{"seed": -1}'], r"argument --encoder-config: key 'seed': expected an integer >= 0 and <= 2147483647\. Received: '-1'"),
+    ([*TRAIN, "--encoder-config", '{"causal": 1}'], r"argument --encoder-config: key 'causal': expected true or false\. Received: 1"),
+    ([*TRAIN, "--encoder-config", '{"attention_type": "dense"}'], r"argument --encoder-config: key 'attention_type': expected one of \['block_sparse', 'original_full', 'window'\]\. Received: \"dense\""),
+    ([*TRAIN, "--encoder-config", '{"random_pattern": "fixed"}'], r"argument --encoder-config: key 'random_pattern': expected one of \['hashed', 'bigbird_original'\]"),
+    ([*TRAIN, "--encoder-config", '{"pattern": 3}'], r"argument --encoder-config: key 'pattern': expected a pattern name or a serialized pattern \{\.\.\.\}\. Received: 3"),
+    ([*TRAIN, "--config", "{tmp}/encoder_key.json"], r"--config .*: option `encoder_config`: unknown key 'num_layer'"),
+    # train: --encoder-config with the preset, checked in `run` before a
+    # tokenizer is trained.
+    ([*TRAIN, "--encoder-config", '{"hidden_dim": 33}'], r"--encoder-config: hidden_dim=33 is not a multiple of num_heads=2 \(preset 'bigbird_tiny' and these keys\)\. Received: --encoder-config \{\"hidden_dim\": 33\}"),
+    ([*TRAIN, "--encoder-config", '{"activation": "gleu"}'], r"--encoder-config: key 'activation': .*gleu.* Received: --encoder-config \{\"activation\": \"gleu\"\}"),
+    ([*TRAIN, "--encoder-config", '{"dtype": "float17"}'], r"--encoder-config: key 'dtype': .*float17.* Received: --encoder-config"),
+    ([*TRAIN, "--encoder-config", '{"pattern": "nope"}'], r"--encoder-config: key 'pattern': .*pattern='nope'.* Received: --encoder-config"),
     ([*TRAIN, "--preset", "bigbird_huge"], r"argument `preset`, expected one of \[.*'bigbird_tiny'\]\. Received: preset='bigbird_huge'"),
     ([*TRAIN, "--output-dir", "{tmp}/train.csv/run"], r"--output-dir: '.*/train\.csv' is a file, not a folder\. Received: --output-dir .*/train\.csv/run"),
     ([*TRAIN, "--data", "{tmp}/missing.csv"], r"option `data`: the path '.*/missing\.csv' does not exist"),
@@ -134,6 +159,7 @@ FILES = {
     "file_format.json": json.dumps({"file_format": "xml"}),
     "encoder_config.json": json.dumps({"encoder_config": [1]}),
     "text_column.json": json.dumps({"text_column": 3}),
+    "encoder_key.json": json.dumps({"encoder_config": {"num_layer": 1}}),
     "no_such_layer.json": json.dumps({"class_name": "NoSuchLayer", "config": {}}),
     # Only its name is read: each export case fails before loading it.
     "model.keras": "",
@@ -212,6 +238,8 @@ TINY = [
     "64",
     "--batch-size",
     "4",
+    "--epochs",  # not the default 20: the flag under test comes after
+    "2",
 ]
 
 
