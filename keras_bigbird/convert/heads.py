@@ -8,7 +8,7 @@ layers to give the same logits.
 import keras
 from keras import ops
 
-from keras_bigbird.models import _heads
+from keras_bigbird.models import task
 from keras_bigbird.utils import checks
 
 
@@ -24,7 +24,7 @@ def _deserialize_activation(activation):
     return activation
 
 
-class _TransformersHead(_heads.TaskModel):
+class _TransformersHead(task.Task):
     """A transformers head: its activation and dropout are in its config."""
 
     def _head_config(self):
@@ -65,7 +65,7 @@ class TransformersClassifier(_TransformersHead):
 
     def __init__(self, encoder, num_classes, activation="gelu", dropout=0.1,
                  problem_type=None, **kwargs):
-        encoder = _heads.resolve_encoder(encoder)
+        encoder = task.resolve_encoder(encoder)
         checks.positive_int("num_classes", num_classes)
         checks.rate("dropout", dropout)
         if problem_type not in self.PROBLEM_TYPES:
@@ -106,6 +106,11 @@ class TransformersClassifier(_TransformersHead):
         self.activation_name = activation
         self.dropout = dropout
         self.problem_type = problem_type
+
+    def serving_facts(self):
+        # The logits do not depend on `problem_type`; which probabilities
+        # are served does.
+        return super().serving_facts().replace(problem_type=self.problem_type)
 
     def _head_config(self):
         return {
@@ -193,7 +198,7 @@ class TransformersQuestionAnswerer(_TransformersHead):
 
     def __init__(self, encoder, sep_token_id=66, activation="gelu",
                  dropout=0.1, **kwargs):
-        encoder = _heads.resolve_encoder(encoder)
+        encoder = task.resolve_encoder(encoder)
         checks.rate("dropout", dropout)
         activation = _deserialize_activation(activation)
 

@@ -8,6 +8,25 @@ from keras_bigbird.utils import checks
 RULES = ("cls", "first_segment")
 
 
+def global_token_mask(rule, max_tokens, padding_mask, segment_ids=None, xp=ops):
+    """The bool `[batch, length]` mask of the global tokens under `rule`.
+
+    Written against `xp` (`keras.ops`, or `tf.experimental.numpy` in a
+    `tf.data` pipeline: see `BigBirdPreprocessor`), so the model and the
+    preprocessor share one rule.
+    """
+    real = xp.not_equal(padding_mask, 0)
+    if rule == "cls":
+        position = xp.cumsum(xp.ones_like(padding_mask, dtype="int32"), 1)
+        marked = xp.logical_and(real, xp.equal(position, 1))
+    elif segment_ids is None:
+        marked = xp.zeros_like(real)
+    else:
+        marked = xp.logical_and(real, xp.equal(segment_ids, 0))
+    rank = xp.cumsum(xp.where(marked, 1, 0), 1)
+    return xp.logical_and(marked, xp.less_equal(rank, max_tokens))
+
+
 @keras.saving.register_keras_serializable(package="keras_bigbird")
 class GlobalTokenMask(keras.layers.Layer):
     """Marks the tokens a task makes global (ETC, Longformer), in the graph.
@@ -54,16 +73,9 @@ class GlobalTokenMask(keras.layers.Layer):
         self.max_tokens = max_tokens
 
     def call(self, padding_mask, segment_ids=None):
-        real = ops.not_equal(padding_mask, 0)
-        if self.rule == "cls":
-            first = ops.arange(ops.shape(real)[1]) == 0
-            marked = ops.logical_and(real, first[None])
-        elif segment_ids is None:
-            marked = ops.zeros_like(real)
-        else:
-            marked = ops.logical_and(real, ops.equal(segment_ids, 0))
-        rank = ops.cumsum(ops.cast(marked, "int32"), axis=1)
-        marked = ops.logical_and(marked, rank <= self.max_tokens)
+        marked = global_token_mask(
+            self.rule, self.max_tokens, padding_mask, segment_ids
+        )
         return ops.cast(marked, "int32")
 
     def compute_output_spec(self, padding_mask, segment_ids=None):

@@ -2,11 +2,11 @@
 
 import keras
 
-from keras_bigbird.models import _heads
+from keras_bigbird.models.classifier_task import ClassifierTask
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
-class BigBirdClassifier(_heads.ClassifierModel):
+class BigBirdClassifier(ClassifierTask):
     """Classifies whole sequences from the encoder's pooled output.
 
     A functional `keras.Model` with the encoder's inputs (`token_ids`,
@@ -23,6 +23,9 @@ class BigBirdClassifier(_heads.ClassifierModel):
         global_cls: make the first token (`[CLS]`) global in every layer
             (it already is with the default `BigBirdPattern`, whose first
             block is global; useful with a `WindowPattern`).
+        preprocessor: optional `BigBirdPreprocessor` (see
+            `BigBirdPreprocessor.from_encoder`): then `fit`, `evaluate` and
+            `predict` also take raw strings, and the export serves text.
         dtype: dtype policy of the model (and of the head's variables);
             None for the encoder's policy.
         **kwargs: `keras.Model` arguments: `name`, `trainable`.

@@ -10,8 +10,8 @@ from keras_bigbird.layers.input_validation import InputValidation
 from keras_bigbird.layers.input_validation import model_input_rules
 from keras_bigbird.patterns import legacy
 from keras_bigbird.models import presets as preset_configs
-from keras_bigbird.models.base import FunctionalModel
-from keras_bigbird.models.base import check_model_kwargs
+from keras_bigbird.models.backbone import Backbone
+from keras_bigbird.models.functional_model import check_model_kwargs
 from keras_bigbird.utils import checks
 from keras_bigbird.utils import seeds
 
@@ -21,7 +21,7 @@ def bigbird_kernel_initializer(stddev=0.02):
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
-class BigBirdEncoder(FunctionalModel):
+class BigBirdEncoder(Backbone):
     """BigBird encoder: embeddings and a stack of `BigBirdEncoderBlock`s.
 
     A functional `keras.Model` (built in `__init__`, like the keras-hub

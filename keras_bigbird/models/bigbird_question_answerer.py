@@ -2,13 +2,15 @@
 
 import keras
 
-from keras_bigbird.models import _heads
-from keras_bigbird.models.base import check_model_kwargs
+from keras_bigbird.layers.input_validation import ValueRule
+from keras_bigbird.models import task
+from keras_bigbird.models.head_layers import SpanLogits
+from keras_bigbird.models.functional_model import check_model_kwargs
 from keras_bigbird.utils import checks
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
-class BigBirdQuestionAnswerer(_heads.TaskModel):
+class BigBirdQuestionAnswerer(task.Task):
     """Predicts the start and end token of an answer span.
 
     A functional `keras.Model` with the encoder's inputs and two outputs,
@@ -30,6 +32,9 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
         encoder: a `BigBirdEncoder`.
         dropout: dropout rate before the span layer.
         global_question: make the question's tokens global.
+        preprocessor: optional `BigBirdPreprocessor` (see
+            `BigBirdPreprocessor.from_encoder`): then `fit`, `evaluate` and
+            `predict` also take `(questions, documents)` pairs of raw strings (labels: token positions in the packed pair), and the export serves text.
         dtype: dtype policy of the model (and of the head's variables);
             None for the encoder's policy.
         **kwargs: `keras.Model` arguments: `name`, `trainable`.
@@ -50,23 +55,32 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
         - [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
     """
 
+    UNUSED_ENCODER_LAYERS = ("pooled_dense",)
+    SEQUENCE_OUTPUTS = True
+
     def __init__(
-        self, encoder, dropout=0.1, global_question=True, dtype=None, **kwargs
+        self,
+        encoder,
+        dropout=0.1,
+        global_question=True,
+        preprocessor=None,
+        dtype=None,
+        **kwargs,
     ):
         check_model_kwargs(type(self).__name__, kwargs)
-        encoder = _heads.resolve_encoder(encoder)
+        encoder = task.resolve_encoder(encoder)
         checks.rate("dropout", dropout)
 
         # === Layers ===
         self.encoder = encoder
-        self.output_dropout = _heads.output_dropout(encoder, dropout)
-        self.span_dense = _heads.output_dense(
+        self.output_dropout = task.output_dropout(encoder, dropout)
+        self.span_dense = task.output_dense(
             encoder, 2, name="span_logits", dtype=dtype
         )
-        self.span_logits = _heads.SpanLogits(dtype="float32", name="span")
+        self.span_logits = SpanLogits(dtype="float32", name="span")
 
         # === Functional Model ===
-        inputs, encoder_inputs = _heads.task_inputs(
+        inputs, encoder_inputs = task.task_inputs(
             encoder, "first_segment" if global_question else None
         )
         x = encoder(encoder_inputs)["sequence_output"]
@@ -75,6 +89,7 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
         super().__init__(
             inputs=inputs,
             outputs={"start_logits": start, "end_logits": end},
+            preprocessor=preprocessor,
             dtype=dtype,
             **kwargs,
         )
@@ -83,9 +98,14 @@ class BigBirdQuestionAnswerer(_heads.TaskModel):
         self.dropout = dropout
         self.global_question = bool(global_question)
 
+    def serving_facts(self):
+        return super().serving_facts().replace(
+            global_tokens="first_segment" if self.global_question else None
+        )
+
     def label_rules(self):
         return tuple(
-            _heads.ValueRule(name, 0, "length", "a position in the sequence")
+            ValueRule(name, 0, "length", "a position in the sequence")
             for name in ("start_logits", "end_logits")
         )
 

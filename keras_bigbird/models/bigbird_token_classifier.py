@@ -2,11 +2,12 @@
 
 import keras
 
-from keras_bigbird.models import _heads
+from keras_bigbird.models.classifier_task import ClassifierTask
+from keras_bigbird.models.head_layers import PaddingMaskAsKerasMask
 
 
 @keras.saving.register_keras_serializable(package="keras_bigbird")
-class BigBirdTokenClassifier(_heads.ClassifierModel):
+class BigBirdTokenClassifier(ClassifierTask):
     """Labels every token (tagging, NER) from the encoder's sequence output.
 
     A functional `keras.Model` with the encoder's inputs and one output:
@@ -26,6 +27,9 @@ class BigBirdTokenClassifier(_heads.ClassifierModel):
         global_cls: make the first token (`[CLS]`) global in every layer
             (it already is with the default `BigBirdPattern`, whose first
             block is global; useful with a `WindowPattern`).
+        preprocessor: optional `BigBirdPreprocessor` (see
+            `BigBirdPreprocessor.from_encoder`): then `fit`, `evaluate` and
+            `predict` also take raw strings, and the export serves text.
         dtype: dtype policy of the model (and of the head's variables);
             None for the encoder's policy.
         **kwargs: `keras.Model` arguments: `name`, `trainable`.
@@ -46,7 +50,10 @@ class BigBirdTokenClassifier(_heads.ClassifierModel):
     """
 
     ENCODER_OUTPUT = "sequence_output"
+    UNUSED_ENCODER_LAYERS = ("pooled_dense",)
+    TEXT_LABELS = False
+    SEQUENCE_OUTPUTS = True
 
     def _outputs(self, logits, inputs):
-        self.output_mask = _heads.PaddingMaskAsKerasMask(name="output_mask")
+        self.output_mask = PaddingMaskAsKerasMask(name="output_mask")
         return self.output_mask((logits, inputs["padding_mask"]))

@@ -1,15 +1,11 @@
-"""Pieces shared by the task models: base classes, head layers."""
+"""`Task`: the base of the task models, and the pieces they share."""
 
 import keras
-from keras import ops
 
 from keras_bigbird.layers.global_token_mask import GlobalTokenMask
-from keras_bigbird.layers.input_validation import ValueRule
-from keras_bigbird.models import checked_data
-from keras_bigbird.models.base import FunctionalModel
-from keras_bigbird.models.base import check_model_kwargs
-from keras_bigbird.models.bigbird_encoder import BigBirdEncoder
-from keras_bigbird.utils import checks
+from keras_bigbird.models import task_data
+from keras_bigbird.models.functional_model import FunctionalModel
+from keras_bigbird.models.serving_facts import ServingFacts
 
 
 def task_policy(encoder, dtype=None):
@@ -78,35 +74,214 @@ def output_dense(encoder, units, activation=None, name="logits", dtype=None):
     )
 
 
-class TaskModel(FunctionalModel):
-    """Base of the task models: a head on the outputs of a `BigBirdEncoder`.
+class Task(FunctionalModel):
+    """Base of the task models: a head on a backbone, and its preprocessor.
+
+    In the manner of keras-hub's `Task`: the model owns an optional
+    `preprocessor` (a `BigBirdPreprocessor`), so `fit`, `evaluate` and
+    `predict` take raw strings (a string, a list, a numpy or TensorFlow
+    string array, a `(questions, documents)` pair of them, or a batched
+    `tf.data.Dataset` of them with or without labels) as well as dicts of
+    ids. The preprocessor runs in `tf.data` on every backend, is saved in
+    the model's config (so a `.keras` file is self-contained) and is served
+    as `serve_text` by `export_for_serving`.
 
     Subclasses store the encoder as `self.encoder` (before calling this
-    constructor) and return their own arguments from `_head_config()`. The
-    model's dtype policy is `dtype`, else its encoder's (so `compile()` adds
-    loss scaling to a model on a `"mixed_float16"` encoder); it is saved in
-    the config.
+    constructor) and return their own arguments from `_head_config()`.
+    `UNUSED_ENCODER_LAYERS` names encoder layers the head does not use
+    (the pooler of a span or token head): their variables are not trained,
+    so no optimizer step touches them and no "Gradients do not exist"
+    warning is printed. The model's dtype policy is `dtype`, else its
+    encoder's (so `compile()` adds loss scaling to a model on a
+    `"mixed_float16"` encoder); it is saved in the config.
     """
 
+    UNUSED_ENCODER_LAYERS = ()
+    # Whether `fit` may pair raw text with labels (per-token labels cannot
+    # be aligned with tokens the caller never saw).
+    TEXT_LABELS = True
+    # Whether the outputs have a sequence axis (then `predict` pads every
+    # batch of raw text to one width, so that they concatenate).
+    SEQUENCE_OUTPUTS = False
 
-    def __init__(self, inputs, outputs, dtype=None, **kwargs):
+    def __init__(
+        self, inputs, outputs, preprocessor=None, dtype=None, **kwargs
+    ):
         encoder = getattr(self, "encoder", None)
         if dtype is None and encoder is not None:
             dtype = encoder.dtype_policy
         super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
+        self.preprocessor = resolve_preprocessor(preprocessor, encoder)
+
+    @property
+    def backbone(self):
+        """The encoder the head sits on (keras-hub's name for it)."""
+        return self.encoder
 
     @classmethod
-    def from_preset(cls, preset, encoder_kwargs=None, **kwargs):
-        """The model on the encoder preset `preset` (no weights).
+    def from_preset(
+        cls, preset, encoder_kwargs=None, sequence_length=None, **kwargs
+    ):
+        """The model on the encoder preset `preset`, with its preprocessor.
 
-        `encoder_kwargs` go to `BigBirdEncoder.from_preset`, the other
-        keyword arguments (e.g. `num_classes`) to the constructor.
+        `preset` is a built-in name (an untrained encoder), a transformers
+        checkpoint directory or `hf://owner/name` (converted weights; see
+        `keras_bigbird.models.presets.load_encoder`). A checkpoint's
+        SentencePiece model becomes the model's `BigBirdPreprocessor`
+        (with `sequence_length`, else the encoder's longest), unless
+        `preprocessor` is given. `encoder_kwargs` go to the encoder, the
+        other keyword arguments (e.g. `num_classes`) to the constructor.
         """
-        encoder = BigBirdEncoder.from_preset(preset, **(encoder_kwargs or {}))
+        from keras_bigbird.models import presets
+
+        encoder = presets.load_encoder(preset, **(encoder_kwargs or {}))
+        if "preprocessor" not in kwargs:
+            tokenizer = presets.load_tokenizer(preset)
+            if tokenizer is not None:
+                from keras_bigbird.preprocessing.bigbird_preprocessor import (
+                    BigBirdPreprocessor,
+                )
+
+                kwargs["preprocessor"] = BigBirdPreprocessor.from_encoder(
+                    encoder, tokenizer, sequence_length
+                )
         return cls(encoder, **kwargs)
 
     def value_rules(self):
         return self.encoder.value_rules()
+
+    def serving_facts(self):
+        """What `export_for_serving` checks and serves (`ServingFacts`):
+        the encoder's sizes; subclasses add their global-token rule and
+        output activation."""
+        facts = getattr(self.encoder, "serving_facts", None)
+        if facts is not None:
+            return facts()
+        # A user's functional encoder: the sizes a task already requires
+        # of it (see `resolve_preprocessor`).
+        return ServingFacts(
+            max_sequence_length=self.encoder.max_sequence_length,
+            vocabulary_size=self.encoder.vocabulary_size,
+            num_segments=getattr(self.encoder, "num_segments", 0),
+        )
+
+    def _unused_variables(self):
+        layers = [self.encoder.get_layer(n) for n in self.UNUSED_ENCODER_LAYERS]
+        return [v for layer in layers for v in layer.trainable_weights]
+
+    @property
+    def trainable_weights(self):
+        unused = {id(v) for v in self._unused_variables()}
+        return [v for v in super().trainable_weights if id(v) not in unused]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return super().non_trainable_weights
+        return super().non_trainable_weights + self._unused_variables()
+
+    def _text(self, x, method):
+        """Whether `x` is raw text for the preprocessor (an error if there
+        is none)."""
+        if not task_data.holds_text(x):
+            return False
+        if self.preprocessor is None:
+            raise ValueError(
+                f"`{method}` got raw text, but {type(self).__name__} has no "
+                "preprocessor: pass `preprocessor=BigBirdPreprocessor."
+                "from_encoder(encoder, tokenizer)` to the constructor, or "
+                "give a dict of `token_ids` and `padding_mask`."
+            )
+        return True
+
+    def _check_text_labels(self, y, method):
+        if y is not None and not self.TEXT_LABELS:
+            raise ValueError(
+                f"`{method}` of {type(self).__name__} got raw text with "
+                "labels: per-token labels must be aligned with the packed "
+                "tokens. Run the preprocessor first and pass its dict of "
+                "ids with the labels."
+            )
+
+    def _text_data(self, data, batch_size, method):
+        """`validation_data` as packed batches when it is raw text."""
+        if isinstance(data, tuple) and self._text(data[0], method):
+            x, y, w = (*data, None, None)[:3]
+            self._check_text_labels(y, method)
+            return task_data.text_dataset(
+                self.preprocessor, x, y, w, batch_size=batch_size,
+                method=method,
+            )
+        if self._text(data, method):
+            return task_data.text_dataset(
+                self.preprocessor, data, method=method
+            )
+        return data
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        *args,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        sample_weight=None,
+        **kwargs,
+    ):
+        if self._text(x, "fit"):
+            self._check_text_labels(y, "fit")
+            if validation_split and not task_data.is_dataset(x):
+                (x, y, sample_weight), validation_data = (
+                    task_data.split_validation(
+                        x, y, sample_weight, validation_split
+                    )
+                )
+                validation_split = 0.0
+            x = task_data.text_dataset(
+                self.preprocessor, x, y, sample_weight,
+                batch_size=batch_size, shuffle=shuffle, method="fit",
+            )
+            # Shuffled above, before batching; Keras would only warn.
+            y = sample_weight = batch_size = None
+            shuffle = False
+        if validation_data is not None:
+            validation_data = self._text_data(
+                validation_data, batch_size, "fit"
+            )
+        return super().fit(
+            x, y, batch_size, *args,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            sample_weight=sample_weight,
+            **kwargs,
+        )
+
+    def evaluate(
+        self, x=None, y=None, batch_size=None, *args, sample_weight=None,
+        **kwargs,
+    ):
+        if self._text(x, "evaluate"):
+            self._check_text_labels(y, "evaluate")
+            x = task_data.text_dataset(
+                self.preprocessor, x, y, sample_weight,
+                batch_size=batch_size, method="evaluate",
+            )
+            y = sample_weight = batch_size = None
+        return super().evaluate(
+            x, y, batch_size, *args, sample_weight=sample_weight, **kwargs
+        )
+
+    def predict(self, x, batch_size=None, *args, **kwargs):
+        if self._text(x, "predict"):
+            x = task_data.text_dataset(
+                self.preprocessor, x, batch_size=batch_size,
+                method="predict", same_width=self.SEQUENCE_OUTPUTS,
+            )
+            batch_size = None
+        return super().predict(x, batch_size, *args, **kwargs)
 
     def _head_config(self):
         raise NotImplementedError
@@ -117,117 +292,51 @@ class TaskModel(FunctionalModel):
             "trainable": self.trainable,
             "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
             "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "preprocessor": keras.saving.serialize_keras_object(
+                self.preprocessor
+            ),
             **self._head_config(),
         }
 
 
-class ClassifierModel(TaskModel):
-    """Dropout and `Dense(num_classes)` on the encoder output `ENCODER_OUTPUT`.
+def resolve_preprocessor(preprocessor, encoder):
+    """`preprocessor` deserialized and checked against `encoder`."""
+    if preprocessor is None:
+        return None
+    if isinstance(preprocessor, dict):
+        preprocessor = keras.saving.deserialize_keras_object(preprocessor)
+    from keras_bigbird.preprocessing.bigbird_preprocessor import (
+        BigBirdPreprocessor,
+    )
 
-    Subclasses name the encoder output and may post-process the logits in
-    `_outputs(logits, inputs)`. `global_cls=True` makes the first token
-    (`[CLS]`) global in every layer (see `GlobalTokenMask`).
-    """
-
-    ENCODER_OUTPUT = None
-
-    def __init__(
-        self,
-        encoder,
-        num_classes,
-        activation=None,
-        dropout=0.1,
-        global_cls=False,
-        dtype=None,
-        **kwargs,
-    ):
-        check_model_kwargs(type(self).__name__, kwargs)
-        encoder = resolve_encoder(encoder)
-        checks.positive_int("num_classes", num_classes)
-        checks.rate("dropout", dropout)
-
-        # === Layers ===
-        self.encoder = encoder
-        self.output_dropout = output_dropout(encoder, dropout)
-        self.output_dense = output_dense(
-            encoder, num_classes, activation, dtype=dtype
+    if not isinstance(preprocessor, BigBirdPreprocessor):
+        raise ValueError(
+            "Received an invalid value for argument `preprocessor`, expected "
+            "a `BigBirdPreprocessor` or None. Received: "
+            f"preprocessor={preprocessor!r}"
         )
-
-        # === Functional Model ===
-        inputs, encoder_inputs = task_inputs(
-            encoder, "cls" if global_cls else None
-        )
-        x = encoder(encoder_inputs)[self.ENCODER_OUTPUT]
-        x = self.output_dense(self.output_dropout(x))
-        outputs = self._outputs(x, inputs)
-        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
-
-        # === Config ===
-        self.num_classes = num_classes
-        self.activation = keras.activations.get(activation)
-        self.dropout = dropout
-        self.global_cls = bool(global_cls)
-
-    def _outputs(self, logits, inputs):
-        return logits
-
-    def label_rules(self):
-        return (
-            ValueRule(
-                checked_data.LABELS, 0, self.num_classes,
-                f"num_classes={self.num_classes}",
-            ),
-        )
-
-    def _head_config(self):
-        return {
-            "num_classes": self.num_classes,
-            "activation": keras.activations.serialize(self.activation),
-            "dropout": self.dropout,
-            "global_cls": self.global_cls,
-        }
-
-
-@keras.saving.register_keras_serializable(package="keras_bigbird")
-class PaddingMaskAsKerasMask(keras.layers.Layer):
-    """`(values, padding_mask)` -> `values`, with `padding_mask` as Keras mask.
-
-    Keras losses and metrics then skip padded positions by themselves.
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
-    def call(self, inputs):
-        values, _ = inputs
-        return values
-
-    def compute_mask(self, inputs, mask=None):
-        _, padding_mask = inputs
-        return ops.cast(padding_mask, "bool")
-
-    def compute_output_shape(self, inputs_shape):
-        return tuple(inputs_shape[0])
-
-
-@keras.saving.register_keras_serializable(package="keras_bigbird")
-class SpanLogits(keras.layers.Layer):
-    """Splits `[batch, length, 2]` logits into start and end logits.
-
-    Padded positions get a very negative logit, so they are never predicted
-    and get no probability under softmax. Computed in float32.
-    """
-
-    def call(self, logits, padding_mask):
-        logits = ops.cast(logits, "float32")
-        keep = ops.cast(padding_mask, "bool")
-        masked = ops.where(keep[..., None], logits, -1e9)
-        return masked[..., 0], masked[..., 1]
-
-    def compute_output_spec(self, logits, padding_mask):
-        shape = tuple(logits.shape[:-1])
-        return (
-            keras.KerasTensor(shape, dtype="float32"),
-            keras.KerasTensor(shape, dtype="float32"),
-        )
+    if encoder is not None:
+        problems = []
+        if preprocessor.sequence_length > encoder.max_sequence_length:
+            problems.append(
+                f"sequence_length={preprocessor.sequence_length} > the "
+                f"encoder's max_sequence_length={encoder.max_sequence_length}"
+            )
+        if preprocessor.block_size != encoder.block_size:
+            problems.append(
+                f"block_size={preprocessor.block_size} != the encoder's "
+                f"block_size={encoder.block_size}"
+            )
+        size = preprocessor.tokenizer.vocabulary_size()
+        if size > encoder.vocabulary_size:
+            problems.append(
+                f"a vocabulary of {size} ids > the encoder's "
+                f"vocabulary_size={encoder.vocabulary_size}"
+            )
+        if problems:
+            raise ValueError(
+                "Received an invalid value for argument `preprocessor`: it "
+                "does not fit the encoder: " + "; ".join(problems) + ". Build "
+                "it with `BigBirdPreprocessor.from_encoder(encoder, tokenizer)`."
+            )
+    return preprocessor

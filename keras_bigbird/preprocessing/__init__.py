@@ -1,5 +1,8 @@
 """Tokenizer and packer layers (tensorflow-text) and tokenizer training."""
 
+from keras_bigbird.preprocessing.bigbird_preprocessor import (
+    BigBirdPreprocessor,
+)
 from keras_bigbird.preprocessing.block_packer import BlockPacker
 from keras_bigbird.preprocessing.sentence_piece_tokenizer import (
     SentencePieceTokenizer,
