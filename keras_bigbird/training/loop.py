@@ -45,7 +45,42 @@ class TrainingResult:
     figures: dict = None
 
 
-def training_callbacks(output_dir, monitor="val_loss", patience=None):
+class EarlyStoppingOnceLearned(keras.callbacks.EarlyStopping):
+    """`EarlyStopping` whose patience starts once the model has learned.
+
+    A model trained from scratch on long documents can sit at the loss of a
+    constant prediction for several epochs before it finds what sets the
+    label, and then learn within an epoch; plain early stopping ends such
+    a run on the plateau. Until `monitor` falls below `learned_below`
+    (e.g. 0.9 of the constant prediction's loss), epochs are not counted
+    and no weights are kept; from then on this is `EarlyStopping`.
+
+    Args:
+        learned_below: the `monitor` value that means "learned"; `None`:
+            count from the first epoch, as `EarlyStopping` does.
+        **kwargs: `keras.callbacks.EarlyStopping` arguments.
+    """
+
+    def __init__(self, learned_below=None, **kwargs):
+        super().__init__(**kwargs)
+        self.learned_below = learned_below
+        self.learned_at = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self.get_monitor_value(logs)
+        if self.learned_at is None and (
+            self.learned_below is None
+            or (current is not None and current < self.learned_below)
+        ):
+            self.learned_at = epoch
+        if self.learned_at is None:
+            self.start_from_epoch = epoch + 1  # `EarlyStopping` skips it
+        super().on_epoch_end(epoch, logs)
+
+
+def training_callbacks(
+    output_dir, monitor="val_loss", patience=None, learned_below=None
+):
     """A `ModelCheckpoint` of the best epoch and `TensorBoard` logs, and
     with `patience` an `EarlyStopping` that restores the best weights.
 
@@ -57,6 +92,8 @@ def training_callbacks(output_dir, monitor="val_loss", patience=None):
         patience: stop after this many epochs without a better `monitor`,
             and end with the weights of the best epoch; `None`: train every
             epoch and end with the last one's weights.
+        learned_below: with `patience`, epochs count only once `monitor`
+            is below this (`EarlyStoppingOnceLearned`).
 
     Example:
 
@@ -75,8 +112,11 @@ def training_callbacks(output_dir, monitor="val_loss", patience=None):
     ]
     if patience is not None:
         callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor, patience=patience, restore_best_weights=True
+            EarlyStoppingOnceLearned(
+                learned_below,
+                monitor=monitor,
+                patience=patience,
+                restore_best_weights=True,
             )
         )
     return callbacks
@@ -118,6 +158,7 @@ def fit_evaluate_save(
     steps_per_epoch=None,
     preprocessor=None,
     patience=None,
+    learned_below=None,
     verbose="auto",
 ):
     """Trains with `model.fit`, evaluates, saves a `.keras` file.
@@ -144,6 +185,8 @@ def fit_evaluate_save(
             (tokenizer, packer), saved as `<output_dir>/preprocessor.json`.
         patience: epochs without improvement before stopping early, or
             `None`.
+        learned_below: the patience counts only once the monitored figure
+            is below this, or from the first epoch if `None`.
         verbose: `model.fit` / `evaluate` verbosity (`"auto"`: progress bar).
 
     Returns:
@@ -167,7 +210,9 @@ def fit_evaluate_save(
             validation_data=validation,
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
-            callbacks=training_callbacks(output_dir, monitor, patience),
+            callbacks=training_callbacks(
+                output_dir, monitor, patience, learned_below
+            ),
             verbose=verbose,
             shuffle=False,  # A `tf.data` pipeline shuffles by itself.
         )

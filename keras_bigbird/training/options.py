@@ -51,7 +51,8 @@ DEFAULTS = {
     "batch_size": 8,
     "bucket_width": None,
     # At most: early stopping ends the run once `patience` epochs bring no
-    # better validation loss, and the best epoch's weights are kept.
+    # better validation loss (counted once the model beats a constant
+    # prediction), and the best epoch's weights are kept.
     "epochs": 20,
     "steps_per_epoch": None,
     "learning_rate": 2e-3,
@@ -266,8 +267,9 @@ def add_fit_arguments(parser):
     group.add_argument(
         "--patience",
         type=flags.positive_int,
-        help="stop after this many epochs without a lower validation loss, "
-        "and keep the weights of the best epoch",
+        help="stop after this many epochs without a lower validation loss "
+        "(counted once it is below 0.9 of a constant prediction's), and "
+        "keep the weights of the best epoch",
     )
     group.add_argument(
         "--validation-fraction",

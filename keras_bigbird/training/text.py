@@ -234,7 +234,10 @@ def label_baseline(dataset, num_classes):
         num_classes: the number of classes, or `None` for regression.
 
     Returns:
-        A dict with one figure and the number of labels (`num_labels`).
+        A dict with that figure, the loss of that prediction under
+        `compile_for_task`'s loss (`constant_loss`: the entropy of the label
+        frequencies, or the labels' variance) and the number of labels
+        (`num_labels`).
     """
     labels = np.concatenate(
         [np.reshape(np.asarray(y), [-1]) for _, y in dataset]
@@ -244,10 +247,14 @@ def label_baseline(dataset, num_classes):
     if num_classes is None:
         return {
             "mean_predictor_rmse": float(labels.std()),
+            "constant_loss": float(labels.var()),  # its mean squared error
             "num_labels": int(labels.size),
         }
     counts = np.bincount(labels.astype(np.int64), minlength=num_classes)
+    shares = counts[counts > 0] / labels.size
     return {
         "majority_accuracy": float(counts.max() / labels.size),
+        # The cross-entropy of predicting the label frequencies.
+        "constant_loss": float(-(shares * np.log(shares)).sum()),
         "num_labels": int(labels.size),
     }

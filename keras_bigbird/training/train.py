@@ -27,6 +27,8 @@ from keras_bigbird.training.text import label_baseline
 from keras_bigbird.training.text import text_tokenizer
 
 CONFIG_FILE = "config.json"
+# Learned: a validation loss under this share of a constant prediction's.
+LEARNED = 0.9
 
 
 def _check_config(config):
@@ -238,8 +240,11 @@ def train(config):
     5. `model.fit`, Adam with a `WarmupCosineDecay` schedule peaking at
        `learning_rate`, on `validation` (or, without validation data,
        `validation_fraction` of the training batches held out), for up to
-       `epochs` epochs: `EarlyStopping` after `patience` epochs without a
-       lower validation loss, restoring the best epoch's weights, with
+       `epochs` epochs: early stopping after `patience` epochs without a
+       lower validation loss, counted once that loss is below 0.9 of a
+       constant prediction's (`EarlyStoppingOnceLearned`: a model can sit
+       at chance for epochs before it finds the label), restoring the best
+       epoch's weights, with
        `ModelCheckpoint` and `TensorBoard`; `evaluate` on
        the test data (else the validation data), and the files in
        `output_dir`: `model.keras`, `checkpoint.keras`, `logs/`, the
@@ -312,6 +317,13 @@ def train(config):
         )
     else:
         batches = count_batches(train_data)
+    on = "test" if test is not None else "validation"
+    evaluated = test if test is not None else validation
+    baseline = label_baseline(evaluated, info.num_classes)
+    if evaluated is not validation:
+        baseline_validation = label_baseline(validation, info.num_classes)
+    else:
+        baseline_validation = baseline
     model = BigBirdClassifier(
         encoder, num_classes=info.num_classes or 1, dropout=config["dropout"]
     )
@@ -341,12 +353,11 @@ def train(config):
         steps_per_epoch=config["steps_per_epoch"],
         preprocessor=[tokenizer, packer],
         patience=config["patience"],
+        # The patience counts once the model beats a constant prediction.
+        learned_below=LEARNED * baseline_validation["constant_loss"],
     )
     figures = {"dataset": info.name, "task": info.task}
-    on = "test" if test is not None else "validation"
     figures.update({f"{on} {k}": v for k, v in result.evaluation.items()})
-    evaluated = test if test is not None else validation
-    baseline = label_baseline(evaluated, info.num_classes)
     figures.update({f"{on} {k}": v for k, v in baseline.items()})
     losses = result.history["val_loss"]
     figures["epochs run"] = len(losses)
