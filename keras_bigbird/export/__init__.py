@@ -1,11 +1,13 @@
-"""SavedModel export for TF Serving: `export_for_serving` and its checks."""
+"""SavedModel export for TF Serving, and its verification.
+
+What users call: `export_for_serving` (the Python API), `check_export`
+(serve an export from a clean process and compare it with the model) and
+the `keras-bigbird export` command (`keras_bigbird.export.command`). The
+modules hold one concern each: `serving` builds the served functions,
+`signatures` holds their names and input checks, `layout` the TF Serving
+directory and warmup file, `check` the verification and `serving_probe`
+the clean-process client.
+"""
 
 from keras_bigbird.export.check import check_export
-from keras_bigbird.export.check import run_probe
-from keras_bigbird.export.saved_model_info import op_names
-from keras_bigbird.export.saved_model_info import signature_tensors
-from keras_bigbird.export.saved_model_info import xla_functions
-from keras_bigbird.export.serving import SERVE_TEXT
-from keras_bigbird.export.serving import SERVING_DEFAULT
 from keras_bigbird.export.serving import export_for_serving
-from keras_bigbird.export.warmup import read_warmup_file

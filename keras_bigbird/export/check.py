@@ -1,4 +1,17 @@
-"""Checks an export against the Keras model, from a clean interpreter."""
+"""Verifying an export: what `saved_model.pb` holds, and serving it.
+
+Two kinds of evidence that an export serves what the Keras model computes:
+
+- the facts a server relies on, read from `saved_model.pb`: the ops of
+  every graph and library function (a server must have each registered),
+  the signature tensor names (a session-based loader such as TF Serving
+  feeds and fetches by them) and whether any function is marked for XLA
+  compilation;
+- `check_export`: the export served from a clean interpreter that cannot
+  import this package (`serving_probe.py`), compared with `model.predict`
+  and with probabilities computed here in numpy from the declared output
+  activation, never by the code that built the served graph.
+"""
 
 import json
 import os
@@ -7,14 +20,98 @@ import sys
 import tempfile
 
 import numpy as np
+from tensorflow.core.protobuf import saved_model_pb2
 
-from keras_bigbird.export import introspect
-from keras_bigbird.export import saved_model_info
+from keras_bigbird.export import serving
 from keras_bigbird.export import serving_probe
 from keras_bigbird.export import signatures
+from keras_bigbird.export.signatures import PADDING_MASK
+from keras_bigbird.export.signatures import SERVE_TEXT
+from keras_bigbird.export.signatures import SERVING_DEFAULT
+from keras_bigbird.export.signatures import TEXT
+from keras_bigbird.export.signatures import TOKEN_IDS
 
-SERVING_DEFAULT = "serving_default"
-SERVE_TEXT = "serve_text"
+# Ops that call back into the Python interpreter: no server can run them.
+PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
+
+
+def read_saved_model(export_dir):
+    """The `SavedModel` proto of `export_dir`."""
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    return proto
+
+
+def serving_meta_graph(export_dir, tag="serve"):
+    """The MetaGraphDef tagged `tag` (what `TF_LoadSessionFromSavedModel`
+    loads for that tag)."""
+    for meta_graph in read_saved_model(export_dir).meta_graphs:
+        if tag in meta_graph.meta_info_def.tags:
+            return meta_graph
+    raise ValueError(f"No MetaGraph tagged {tag!r} in {export_dir}")
+
+
+def op_names(export_dir, tag="serve"):
+    """Every op type used by the graph and by its function library."""
+    graph = serving_meta_graph(export_dir, tag).graph_def
+    ops = {node.op for node in graph.node}
+    for function in graph.library.function:
+        ops.update(node.op for node in function.node_def)
+    # Calls to library functions appear as ops named after the function.
+    functions = {function.signature.name for function in graph.library.function}
+    return ops - functions
+
+
+def xla_functions(export_dir, tag="serve"):
+    """Names of nodes and functions that request XLA compilation."""
+    graph = serving_meta_graph(export_dir, tag).graph_def
+    marked = []
+    attrs = ("_XlaMustCompile", "_XlaCompile")
+    for function in graph.library.function:
+        if any(function.attr[a].b for a in attrs if a in function.attr):
+            marked.append(function.signature.name)
+        for node in function.node_def:
+            if any(node.attr[a].b for a in attrs if a in node.attr):
+                marked.append(f"{function.signature.name}/{node.name}")
+    for node in graph.node:
+        if any(node.attr[a].b for a in attrs if a in node.attr):
+            marked.append(node.name)
+    return marked
+
+
+def signature_tensors(export_dir, tag="serve"):
+    """`{signature: {"inputs": {key: info}, "outputs": {key: info}}}`.
+
+    `info` is a dict with the graph tensor `name` (`"op:index"`), the
+    `dtype` name and the `shape` (None for unknown dimensions).
+    """
+    from tensorflow.core.framework import types_pb2
+
+    def describe(tensor_info):
+        if tensor_info.tensor_shape.unknown_rank:
+            shape = None
+        else:
+            shape = [
+                None if d.size < 0 else d.size
+                for d in tensor_info.tensor_shape.dim
+            ]
+        return {
+            "name": tensor_info.name,
+            "dtype": types_pb2.DataType.Name(tensor_info.dtype),
+            "shape": shape,
+        }
+
+    meta_graph = serving_meta_graph(export_dir, tag)
+    result = {}
+    for key, signature in meta_graph.signature_def.items():
+        if key.startswith("__"):  # __saved_model_init_op and the like
+            continue
+        result[key] = {
+            "inputs": {k: describe(v) for k, v in signature.inputs.items()},
+            "outputs": {k: describe(v) for k, v in signature.outputs.items()},
+        }
+    return result
 
 
 def run_probe(export_dir, requests, text_ops=False, timeout=600):
@@ -29,7 +126,7 @@ def run_probe(export_dir, requests, text_ops=False, timeout=600):
         requests_path = os.path.join(tmp, "requests.json")
         results_path = os.path.join(tmp, "results.json")
         with open(requests_path, "w") as f:
-            json.dump(requests, f)
+            json.dump(_jsonable(requests), f)
         command = [
             sys.executable,
             serving_probe.__file__,
@@ -66,9 +163,9 @@ def token_requests(input_names, lengths, batch_sizes, vocabulary_size, seed=0):
             real = rng.integers(1, length + 1, size=(batch, 1))
             mask = (np.arange(length)[None, :] < real).astype("int32")
             for name in input_names:
-                if name == "token_ids":
+                if name == TOKEN_IDS:
                     value = rng.integers(0, vocabulary_size, (batch, length))
-                elif name == "padding_mask":
+                elif name == PADDING_MASK:
                     value = mask
                 else:
                     value = (np.arange(length)[None, :] >= real // 2) & (
@@ -93,7 +190,13 @@ def _jsonable(requests):
 
 
 def _max_difference(served, expected):
-    """Largest absolute difference over the outputs both have."""
+    """Largest absolute difference; every expected output must be served,
+    and nothing else."""
+    if sorted(served) != sorted(expected):
+        raise AssertionError(
+            f"The served outputs are {sorted(served)}; the model's declared "
+            f"outputs are {sorted(expected)}."
+        )
     worst = 0.0
     for key, want in expected.items():
         got = np.asarray(served[key])
@@ -108,20 +211,42 @@ def _max_difference(served, expected):
     return worst
 
 
-def _expected_outputs(model, features, probabilities):
-    import tensorflow as tf
+def _softmax(logits):
+    logits = np.asarray(logits, np.float64)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
+
+def _sigmoid(logits):
+    return 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64)))
+
+
+def expected_outputs(model, features, activation, probabilities):
+    """What the export should serve for `features`, computed here.
+
+    `model.predict` gives the model's outputs; the served names and the
+    probabilities follow from the declared `activation` and the resolved
+    `probabilities` (see `serving.output_plan`) in numpy, so a served
+    graph that computes them wrongly fails the check.
+    """
     outputs = model.predict(features, verbose=0)
     if isinstance(outputs, dict):
         return outputs
-    named = signatures.named_outputs(
-        tf.constant(outputs),
-        introspect.model_output_names(model),
-        probabilities,
-        introspect.output_activation(model),
-        introspect.problem_type(model),
-    )
-    return {k: np.asarray(v) for k, v in named.items()}
+    if isinstance(outputs, (list, tuple)):
+        names = serving.output_names(model)
+        if names is None or len(names) != len(outputs):
+            names = [f"output_{i}" for i in range(len(outputs))]
+        return dict(zip(names, outputs))
+    if activation in serving.PROBABILITY_ACTIVATIONS:
+        return {"probabilities": outputs}
+    if activation not in (None, "linear"):
+        return {"outputs": outputs}
+    expected = {"logits": outputs}
+    if probabilities == "softmax":
+        expected["probabilities"] = _softmax(outputs)
+    elif probabilities == "sigmoid":
+        expected["probabilities"] = _sigmoid(outputs)
+    return expected
 
 
 def check_export(
@@ -133,6 +258,7 @@ def check_export(
     batch_sizes=(1, 3),
     max_sequence_length=None,
     vocabulary_size=None,
+    output_activation=None,
     probabilities="auto",
     atol=1e-5,
     seed=0,
@@ -141,64 +267,71 @@ def check_export(
 
     Random `serving_default` requests at every length in `lengths` (by
     default 1, 37 (not a multiple of any block size above 1) and the
-    maximum) and every batch size are run by `run_probe` and
-    compared with `model.predict`; with `preprocessor` and `texts`, so is
-    `serve_text`. Raises `AssertionError` naming the worst difference over
-    `atol`. `max_sequence_length` and `vocabulary_size` default to the
-    model's (or its encoder's) attributes; `probabilities` must be the one
-    the export was written with.
+    maximum) and every batch size are run by `run_probe` and compared
+    with `model.predict`, and the probabilities with a numpy softmax or
+    sigmoid of its logits; with `texts`, so is `serve_text` (through
+    `preprocessor`, else the model's own). Raises `AssertionError` naming
+    the worst difference over `atol`, or an output served that should not
+    be (or not served that should). `max_sequence_length`,
+    `vocabulary_size` and `output_activation` default to the model's
+    declared `serving_facts()` (required for a model without);
+    `probabilities` must be the one the export was written with.
 
     Returns:
         `{"serving_default": max_abs_diff, "serve_text": max_abs_diff or
         None, "requests": count}`.
     """
-    input_names = introspect.model_input_names(model)
-    info = saved_model_info.signature_tensors(export_dir)
+    input_names = signatures.model_input_names(model)
+    info = signature_tensors(export_dir)
     if SERVING_DEFAULT not in info:
         raise AssertionError(f"{export_dir} has no serving_default signature")
-    if max_sequence_length is None:
-        max_sequence_length = introspect.model_attribute(
-            model, "max_sequence_length"
-        )
-    if vocabulary_size is None:
-        vocabulary_size = introspect.model_attribute(model, "vocabulary_size")
-    if max_sequence_length is None or vocabulary_size is None:
-        raise ValueError(
-            "Pass `max_sequence_length` and `vocabulary_size`: the model "
-            "does not expose them (as attributes of itself or its encoder)."
-        )
-    if lengths is None:
-        lengths = sorted({1, min(37, max_sequence_length), max_sequence_length})
-    requests = token_requests(
-        input_names, lengths, batch_sizes, vocabulary_size, seed
+    facts = serving.serving_facts(
+        model, max_sequence_length, vocabulary_size,
+        output_activation=output_activation,
     )
-    with_text = preprocessor is not None and bool(texts)
-    if with_text:
-        requests.append(
-            {"signature": SERVE_TEXT, "inputs": {"text": list(texts)}}
+    if facts.vocabulary_size is None:
+        raise ValueError(
+            "Pass `vocabulary_size`: the random token ids of the check are "
+            "drawn below it, and the model declares none."
         )
-    report = run_probe(export_dir, _jsonable(requests), text_ops=with_text)
+    activation, probabilities = serving.output_plan(
+        model, facts, probabilities
+    )
+    longest = facts.max_sequence_length
+    if lengths is None:
+        lengths = sorted({1, min(37, longest), longest})
+    requests = token_requests(
+        input_names, lengths, batch_sizes, facts.vocabulary_size, seed
+    )
+    steps = None
+    if texts:
+        steps = serving.text_steps(model, preprocessor, True, longest)
+        if steps is None:
+            raise ValueError(
+                "Received `texts` to check `serve_text`, but there is no "
+                "preprocessor: pass `preprocessor`, or a task model with one."
+            )
+        requests.append({"signature": SERVE_TEXT, "inputs": {TEXT: list(texts)}})
+    report = run_probe(export_dir, requests, text_ops=steps is not None)
     worst = {SERVING_DEFAULT: 0.0, SERVE_TEXT: None}
     for request, result in zip(requests, report["results"]):
+        signature = request["signature"]
         if "error" in result:
             raise AssertionError(
-                f"{request['signature']} failed when served: "
-                f"{result['error']}"
+                f"{signature} failed when served: {result['error']}"
             )
-        if request["signature"] == SERVE_TEXT:
+        if signature == SERVE_TEXT:
             import tensorflow as tf
 
-            steps = introspect.preprocessor_steps(preprocessor)
-            features = introspect.run_preprocessor(steps, tf.constant(texts))
+            features = serving.run_preprocessor(steps, tf.constant(texts))
             features = {k: np.asarray(features[k]) for k in input_names}
         else:
             features = {k: np.asarray(v) for k, v in request["inputs"].items()}
-        expected = _expected_outputs(model, features, probabilities)
+        expected = expected_outputs(model, features, activation, probabilities)
         difference = _max_difference(result["outputs"], expected)
-        signature = request["signature"]
         worst[signature] = max(worst[signature] or 0.0, difference)
         if difference > atol:
-            shape = np.asarray(features["token_ids"]).shape
+            shape = np.asarray(features[TOKEN_IDS]).shape
             raise AssertionError(
                 f"{signature} differs from model.predict by {difference:.3g} "
                 f"(> atol={atol}) for token_ids of shape {shape}."

@@ -41,7 +41,7 @@ def add_arguments(parser):
             "JSON file of a serialized preprocessing layer, or a list of them "
             "applied in order (tokenizer, packer), as written by "
             "keras.saving.serialize_keras_object; adds `serve_text`. Default: "
-            "the model's own `preprocessor` attribute, if any"
+            "the task model's own preprocessor, saved in its .keras file"
         ),
     )
     parser.add_argument(
@@ -144,18 +144,18 @@ def run(args):
         return subprocess.call(command, env=env)
 
     from keras_bigbird.export.check import check_export
-    from keras_bigbird.export.saved_model_info import signature_tensors
+    from keras_bigbird.export.check import signature_tensors
     from keras_bigbird.export.serving import export_for_serving
+    from keras_bigbird.export.signatures import SERVE_TEXT
 
     _load_custom_objects()
     preprocessor = None
     # --no-text drops `serve_text` whichever source would provide it; a
-    # --preprocessor file is read before the (slow) model.
+    # --preprocessor file is read before the (slow) model. Without one,
+    # the export serves a task model's own preprocessor.
     if args.preprocessor and not args.no_text:
         preprocessor = _load_preprocessor(args.preprocessor)
     model = keras.saving.load_model(args.model)
-    if not args.preprocessor and not args.no_text:
-        preprocessor = getattr(model, "preprocessor", None)
     probabilities = None if args.probabilities == "none" else args.probabilities
     path = export_for_serving(
         model,
@@ -163,6 +163,7 @@ def run(args):
         name=args.name,
         version=args.version,
         preprocessor=preprocessor,
+        serve_text=not args.no_text,
         max_sequence_length=args.max_sequence_length,
         vocabulary_size=args.vocabulary_size,
         num_segments=args.num_segments,
@@ -185,7 +186,11 @@ def run(args):
                 path,
                 model,
                 preprocessor=preprocessor,
-                texts=args.check_text,
+                texts=(
+                    args.check_text
+                    if SERVE_TEXT in signature_tensors(path)
+                    else None
+                ),
                 max_sequence_length=args.max_sequence_length,
                 vocabulary_size=args.vocabulary_size,
                 probabilities=probabilities,

@@ -1,14 +1,19 @@
-"""The serving functions: checked int32 inputs in, a dict of named outputs out.
+"""The served signatures' names and the checks of what a request holds.
 
-Everything here is plain TensorFlow run inside the `tf.function`s that
-`keras.export.ExportArchive` traces (no `jit_compile`, no Python ops), so the
-graph runs in any TensorFlow runtime: TF Serving, the C API, `tf.saved_model`.
+The names are defined here once: the export, its checks, the CLI and the
+tests read them from this module. Everything here runs inside the
+`tf.function`s that `keras.export.ExportArchive` traces (no `jit_compile`,
+no Python ops), so the checks hold in any TensorFlow runtime: TF Serving,
+the C API, `tf.saved_model.load`.
 """
 
 import tensorflow as tf
 
 from keras_bigbird.layers.input_validation import InputRules
 from keras_bigbird.layers.input_validation import model_input_rules
+
+SERVING_DEFAULT = "serving_default"
+SERVE_TEXT = "serve_text"
 
 TOKEN_IDS = "token_ids"
 PADDING_MASK = "padding_mask"
@@ -33,19 +38,112 @@ def text_input_signature():
     return [tf.TensorSpec([None], tf.string, name=TEXT)]
 
 
+def model_input_names(model):
+    """The model's dict input names, in signature order.
+
+    The model must be called on a dict holding `token_ids` and
+    `padding_mask`, and optionally `segment_ids`. An optional `global_mask`
+    (`BigBirdEncoder`'s) is not served: the served model is called without
+    it, as a Keras model called without it (task models derive their
+    global tokens from the other inputs in the graph).
+    """
+    try:
+        inputs = model.input
+    except (AttributeError, ValueError):
+        inputs = None
+    if not isinstance(inputs, dict):
+        raise ValueError(
+            "Serving export needs a model called on a dict of inputs named "
+            "`token_ids` and `padding_mask` (and optionally `segment_ids`), "
+            "such as a functional model built from `keras.Input`s of those "
+            f"names. Received a model whose inputs are: {inputs!r}"
+        )
+    optional = set(getattr(model, "optional_inputs", ()))
+    inputs = {
+        k: v for k, v in inputs.items()
+        if not (k == GLOBAL_MASK and k in optional)
+    }
+    unknown = sorted(set(inputs) - set(INPUT_NAMES))
+    missing = [name for name in (TOKEN_IDS, PADDING_MASK) if name not in inputs]
+    if unknown or missing:
+        raise ValueError(
+            "The model's inputs must be `token_ids`, `padding_mask` and "
+            f"optionally `segment_ids`. Missing: {missing}; not servable: "
+            f"{unknown}. Received input names: {sorted(inputs)}"
+        )
+    return tuple(name for name in INPUT_NAMES if name in inputs)
+
+
+def _run_time_rank(tensor):
+    # A signature's placeholder keeps its declared rank in the graph, so
+    # `tf.rank` is folded to that constant; but a session (TF Serving, the
+    # C API, `signatures[...]`) feeds any shape. The size of a `tf.where`
+    # result is only known when it runs, so this counts the dimensions fed.
+    return tf.shape(tf.where(tf.shape(tensor) >= 0), out_type=tf.int32)[0]
+
+
+def assert_rank(name, tensor, rank, layout):
+    """An assertion that `tensor` (input `name`) has `rank` dimensions.
+
+    Raises `ValueError` now when the rank is already known to be wrong (an
+    eager call); in the graph an `InvalidArgumentError` names the input and
+    the shape received.
+    """
+    known = tensor.shape.rank
+    if known is not None and known != rank:
+        raise ValueError(
+            f"`{name}` must be a {layout} tensor (rank {rank}). Received: "
+            f"{name} of shape {tuple(tensor.shape)}"
+        )
+    return tf.debugging.Assert(
+        tf.equal(_run_time_rank(tensor), rank),
+        [
+            f"`{name}` must be a {layout} tensor (rank {rank}). Received: "
+            f"{name} of shape",
+            tf.shape(tensor),
+        ],
+        name=f"check_{name}_rank",
+    )
+
+
+def check_text(text):
+    """`text` gated on being `[batch]` strings: every text gets a row.
+
+    A `[1, 2]` tensor would otherwise be tokenized as one example and one
+    of its texts dropped.
+    """
+    if text.dtype != tf.string:
+        raise ValueError(
+            f"`{TEXT}` must be a string tensor. Received: {TEXT} of dtype "
+            f"{text.dtype.name}"
+        )
+    check = assert_rank(TEXT, text, 1, "[batch] string")
+    with tf.control_dependencies([check]):
+        return tf.identity(text)
+
+
 def check_features(
     features, max_sequence_length, vocabulary_size=None, num_segments=None
 ):
     """Returns `features` gated on in-graph checks with clear messages.
 
-    The checks run before the model: a length over `max_sequence_length`
-    (position embeddings, the trained pattern), and the rules of the
-    model's inputs (`InputRules`: an empty sequence, an input whose shape
-    differs from `token_ids`, a token id outside `[0, vocabulary_size)`, a
-    segment id outside `[0, num_segments)`, a mask other than 0/1; a GPU
-    gather would silently map a bad id to zeros) fail with
+    First each input must be `[batch, length]`; then the checks run before
+    the model: a length over `max_sequence_length` (position embeddings,
+    the trained pattern), and the rules of the model's inputs
+    (`InputRules`: an empty sequence, an input whose shape differs from
+    `token_ids`, a token id outside `[0, vocabulary_size)`, a segment id
+    outside `[0, num_segments)`, a mask other than 0/1; a GPU gather would
+    silently map a bad id to zeros). Each fails with an
     `InvalidArgumentError` naming the input and the rule.
     """
+    ranks = [
+        assert_rank(name, tensor, 2, "[batch, length] int32")
+        for name, tensor in features.items()
+    ]
+    # Shapes are read only once the ranks are known to be right, so a
+    # wrong rank reports itself instead of failing a slice.
+    with tf.control_dependencies(ranks):
+        features = {name: tf.identity(t) for name, t in features.items()}
     length = tf.shape(features[TOKEN_IDS], out_type=tf.int32)[1]
     checks = [
         tf.debugging.assert_less_equal(
@@ -68,80 +166,6 @@ def check_features(
     checks += served.tf_assertions(features, values)
     with tf.control_dependencies(checks):
         return {name: tf.identity(tensor) for name, tensor in features.items()}
-
-
-def single_output_probabilities(probabilities, num_logits, problem_type=None):
-    """The `probabilities` to add to a single logits output, resolved.
-
-    `"auto"` follows the model's `problem_type` when it has one (a converted
-    transformers classifier keeps the checkpoint's): a sigmoid per label for
-    `"multi_label_classification"`, none for `"regression"`. Otherwise it is
-    a softmax, except over a single logit (a regression score, as
-    `keras-bigbird train` builds for a regression task), where a softmax is
-    always 1.0: then there is no `probabilities` output.
-
-    Args:
-        probabilities: `"auto"`, `"softmax"`, `"sigmoid"` or None.
-        num_logits: the size of the logits' last axis, or None if unknown.
-        problem_type: the model's `problem_type` attribute, or None.
-
-    Returns:
-        `"softmax"`, `"sigmoid"` or None.
-    """
-    single = num_logits == 1
-    if probabilities == "auto":
-        if problem_type == "multi_label_classification":
-            return "sigmoid"
-        if single or problem_type == "regression":
-            return None
-        return "softmax"
-    if probabilities == "softmax" and single:
-        raise ValueError(
-            "Received an invalid value for argument `probabilities`: a "
-            "softmax over the model's single logit is always 1.0. Pass "
-            "'sigmoid' for a binary classifier with one logit, or None (or "
-            "'auto') for a regression score, served as `logits`. Received: "
-            "probabilities='softmax'"
-        )
-    return probabilities
-
-
-def named_outputs(
-    outputs,
-    output_names=None,
-    probabilities="auto",
-    activation=None,
-    problem_type=None,
-):
-    """A dict of output tensors with stable names.
-
-    A dict passes through. A list or tuple takes `output_names` (the
-    functional model's output names). A single tensor is a classifier's
-    output: with `activation` None or `"linear"` it is `logits`, and
-    `probabilities` (`"auto"`, `"softmax"` or `"sigmoid"`, None for none;
-    see `single_output_probabilities`, which `problem_type` is passed to)
-    adds `probabilities`; with a softmax or sigmoid `activation` it already
-    is `probabilities`; with another activation it is `outputs`.
-    """
-    if isinstance(outputs, dict):
-        return dict(outputs)
-    if isinstance(outputs, (list, tuple)):
-        if output_names is None or len(output_names) != len(outputs):
-            output_names = [f"output_{i}" for i in range(len(outputs))]
-        return dict(zip(output_names, outputs))
-    if activation in ("softmax", "sigmoid"):
-        return {"probabilities": outputs}
-    if activation not in (None, "linear"):
-        return {"outputs": outputs}
-    named = {"logits": outputs}
-    probabilities = single_output_probabilities(
-        probabilities, outputs.shape[-1], problem_type
-    )
-    if probabilities == "softmax":
-        named["probabilities"] = tf.nn.softmax(outputs, axis=-1)
-    elif probabilities == "sigmoid":
-        named["probabilities"] = tf.math.sigmoid(outputs)
-    return named
 
 
 def packed_features(preprocessed, input_names):

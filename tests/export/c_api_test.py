@@ -19,8 +19,8 @@ import tensorflow as tf
 import tensorflow_text
 from tensorflow.core.framework import op_def_pb2
 
-from keras_bigbird.export import introspect
-from keras_bigbird.export import saved_model_info
+from keras_bigbird.export import check
+from keras_bigbird.export import serving
 from tests.export.conftest import MAX_LENGTH
 from tests.export.conftest import TEXTS
 
@@ -95,7 +95,7 @@ def serve(runner, export_dir, signature, requests, libraries=()):
     Returns one result per request: a dict of output arrays keyed by the
     signature's output names, or the error message (a str).
     """
-    info = saved_model_info.signature_tensors(export_dir)[signature]
+    info = check.signature_tensors(export_dir)[signature]
     output_keys = sorted(info["outputs"])
     lines = []
     for inputs in requests:
@@ -199,8 +199,8 @@ def test_c_api_serves_text_with_tensorflow_text_op_libraries(
     [served] = serve(
         runner, path, "serve_text", [{"text": texts}], TEXT_OP_LIBRARIES
     )
-    steps = introspect.preprocessor_steps(classifier_export.preprocessor)
-    features = introspect.run_preprocessor(steps, tf.constant(TEXTS))
+    steps = serving.preprocessor_steps(classifier_export.preprocessor)
+    features = serving.run_preprocessor(steps, tf.constant(TEXTS))
     logits = classifier_export.model.predict(
         {k: np.asarray(v) for k, v in features.items()}, verbose=0
     )
@@ -236,9 +236,9 @@ def test_exported_ops_are_registered_by_core_tf_and_tensorflow_text(
     text_ops = with_text - core
     assert text_ops  # the libraries did register ops
     # A token-only export needs core TensorFlow alone.
-    assert saved_model_info.op_names(encoder_export.path) <= core
+    assert check.op_names(encoder_export.path) <= core
     # The text export needs tensorflow-text's ops and nothing else.
-    ops = saved_model_info.op_names(classifier_export.path)
+    ops = check.op_names(classifier_export.path)
     assert ops <= with_text
     assert ops - core and ops - core <= text_ops
-    assert not ops & saved_model_info.PYTHON_OPS
+    assert not ops & check.PYTHON_OPS

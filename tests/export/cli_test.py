@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 from keras_bigbird import cli
-from keras_bigbird.export import introspect
-from keras_bigbird.export import saved_model_info
+from keras_bigbird.export import check
+from keras_bigbird.export import serving
 from tests.export import toy_models
 from tests.export.conftest import MAX_LENGTH
 from tests.export.conftest import TEXTS
@@ -78,15 +78,15 @@ def test_cli_export_round_trip_serves_the_trained_model(trained):
     path = os.path.join(base, "toy", "1")
     assert f"Exported {model_path} to {path}" in done.stdout
     assert "Serving check passed" in done.stdout
-    assert sorted(saved_model_info.signature_tensors(path)) == [
+    assert sorted(check.signature_tensors(path)) == [
         "serve_text",
         "serving_default",
     ]
     # The command's --check compared the export with the model it reloaded
     # from the .keras file; compare it with the model trained here too.
     served = tf.saved_model.load(path).signatures
-    steps = introspect.preprocessor_steps(preprocessor)
-    features = introspect.run_preprocessor(steps, tf.constant(TEXTS))
+    steps = serving.preprocessor_steps(preprocessor)
+    features = serving.run_preprocessor(steps, tf.constant(TEXTS))
     features = {k: tf.cast(v, tf.int32) for k, v in features.items()}
     expected = model.predict(features, verbose=0)
     for outputs in (
@@ -142,7 +142,7 @@ def test_cli_no_text_wins_over_the_preprocessor(trained, tmp_path, capsys):
     )
     assert code == 0, capsys.readouterr().err
     path = os.path.join(base, "t", "1")
-    assert sorted(saved_model_info.signature_tensors(path)) == [
+    assert sorted(check.signature_tensors(path)) == [
         "serving_default"
     ]
 
@@ -162,7 +162,7 @@ def test_cli_single_logit_model_has_no_softmax(trained, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "Serving check passed" in out
-    signatures = saved_model_info.signature_tensors(
+    signatures = check.signature_tensors(
         os.path.join(base, "r", "1")
     )
     assert {k: sorted(v["outputs"]) for k, v in signatures.items()} == {

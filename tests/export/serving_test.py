@@ -10,8 +10,7 @@ import tensorflow as tf
 
 from keras_bigbird.export import check
 from keras_bigbird.export import export_for_serving
-from keras_bigbird.export import saved_model_info
-from keras_bigbird.export import warmup
+from keras_bigbird.export import layout
 from keras_bigbird.preprocessing import BlockPacker
 from tests.export import toy_models
 from tests.export.conftest import MAX_LENGTH
@@ -94,7 +93,7 @@ def test_preprocessor_longer_than_the_model_is_rejected(tmp_path):
 def test_signatures_take_dynamic_int32_inputs_and_name_outputs(
     classifier_export, encoder_export
 ):
-    classifier = saved_model_info.signature_tensors(classifier_export.path)
+    classifier = check.signature_tensors(classifier_export.path)
     assert sorted(classifier) == ["serve_text", "serving_default"]
     default = classifier["serving_default"]
     assert {
@@ -111,7 +110,7 @@ def test_signatures_take_dynamic_int32_inputs_and_name_outputs(
     }
     assert sorted(text["outputs"]) == ["logits", "probabilities"]
 
-    encoder = saved_model_info.signature_tensors(encoder_export.path)
+    encoder = check.signature_tensors(encoder_export.path)
     assert sorted(encoder) == ["serving_default"]
     default = encoder["serving_default"]
     assert sorted(default["inputs"]) == [
@@ -154,7 +153,7 @@ def test_single_logit_model_has_no_softmax_probabilities(tmp_path):
     model = toy_models.bigbird_classifier(num_classes=1)
     kwargs = dict(name="regression", warmup_lengths=[8])
     path = export_for_serving(model, tmp_path, **kwargs)
-    outputs = saved_model_info.signature_tensors(path)["serving_default"]
+    outputs = check.signature_tensors(path)["serving_default"]
     assert sorted(outputs["outputs"]) == ["logits"]
     report = check.check_export(path, model, lengths=(5,), batch_sizes=(2,))
     assert report["serving_default"] <= 1e-5
@@ -339,13 +338,13 @@ def test_exported_ops_are_servable_and_not_xla_compiled(
     classifier_export, encoder_export
 ):
     for export in (classifier_export, encoder_export):
-        ops = saved_model_info.op_names(export.path)
-        assert not ops & saved_model_info.PYTHON_OPS
-        assert saved_model_info.xla_functions(export.path) == []
+        ops = check.op_names(export.path)
+        assert not ops & check.PYTHON_OPS
+        assert check.xla_functions(export.path) == []
     # Function bodies are read: the model's and the tokenizer's ops show.
-    ops = saved_model_info.op_names(classifier_export.path)
+    ops = check.op_names(classifier_export.path)
     assert {"Einsum", "Assert", "FastWordpieceTokenizeWithOffsets"} <= ops
-    assert "FastWordpieceTokenizeWithOffsets" not in saved_model_info.op_names(
+    assert "FastWordpieceTokenizeWithOffsets" not in check.op_names(
         encoder_export.path
     )
 
@@ -368,16 +367,16 @@ def test_op_and_xla_scan_finds_python_ops_and_jit_compile(tmp_path):
         str(tmp_path),
         signatures={"py": module.py, "xla": module.xla},
     )
-    assert "EagerPyFunc" in saved_model_info.op_names(str(tmp_path))
-    assert saved_model_info.xla_functions(str(tmp_path))
+    assert "EagerPyFunc" in check.op_names(str(tmp_path))
+    assert check.xla_functions(str(tmp_path))
 
 
 def test_warmup_file_holds_prediction_logs_that_serve(classifier_export):
     path = os.path.join(
-        classifier_export.path, warmup.WARMUP_DIR, warmup.WARMUP_FILE
+        classifier_export.path, layout.WARMUP_DIR, layout.WARMUP_FILE
     )
-    records = warmup.read_warmup_file(path)
-    lengths = warmup.default_warmup_lengths(MAX_LENGTH)
+    records = layout.read_warmup_file(path)
+    lengths = layout.default_warmup_lengths(MAX_LENGTH)
     assert len(records) == len(lengths) + 1
     requests = []
     for record in records:
@@ -486,11 +485,65 @@ def test_question_answerer_serves_its_global_question_tokens(tmp_path):
     features = {key: tf.cast(value, tf.int32) for key, value in packed.items()}
     expected = model(features)
     path = export_for_serving(model, tmp_path, name="qa", warmup_lengths=[8])
-    signature = saved_model_info.signature_tensors(path)["serving_default"]
+    signature = check.signature_tensors(path)["serving_default"]
     assert sorted(signature["inputs"]) == ["padding_mask", "segment_ids", "token_ids"]
     served = tf.saved_model.load(path).signatures["serving_default"](**features)
     real = packed["padding_mask"].numpy().astype(bool)
     for key in ("start_logits", "end_logits"):
         np.testing.assert_allclose(
             served[key].numpy()[real], expected[key].numpy()[real], atol=1e-5
+        )
+
+
+def test_declared_softmax_is_served_as_probabilities_once(tmp_path):
+    """A user's model that ends in a softmax and says so is served its own
+    probabilities, not a softmax of them, and gets no warning."""
+    import warnings
+
+    model = toy_models.plain_classifier(activation="softmax")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        path = export_for_serving(
+            model, tmp_path, name="softmax", max_sequence_length=MAX_LENGTH,
+            output_activation="softmax", warmup_lengths=[8],
+        )
+    ids = tf.constant([[2, 5, 6, 7, 3], [2, 8, 9, 3, 0]])
+    features = {"token_ids": ids, "padding_mask": tf.cast(ids > 0, tf.int32)}
+    outputs = tf.saved_model.load(path).signatures["serving_default"](
+        **features
+    )
+    assert sorted(outputs) == ["probabilities"]
+    np.testing.assert_allclose(
+        outputs["probabilities"], model(features), atol=1e-6
+    )
+
+
+def test_check_export_fails_when_the_served_graph_is_wrong(tmp_path):
+    """check_export computes the expected probabilities itself (numpy, from
+    the declared activation): a served graph whose softmax is over the
+    wrong axis fails it, though its logits are right."""
+    model = toy_models.plain_classifier()
+    module = tf.Module()
+    module.model = model
+    spec = {
+        name: tf.TensorSpec([None, None], tf.int32, name=name)
+        for name in ("token_ids", "padding_mask")
+    }
+
+    @tf.function(input_signature=[spec])
+    def serve(features):
+        logits = model(features)
+        return {"logits": logits, "probabilities": tf.nn.softmax(logits, 0)}
+
+    tf.saved_model.save(
+        module, str(tmp_path), signatures={"serving_default": serve}
+    )
+    with pytest.raises(
+        AssertionError,
+        match=r"serving_default differs from model.predict by .* for "
+        r"token_ids of shape \(3, 5\)",
+    ):
+        check.check_export(
+            str(tmp_path), model, lengths=(5,), batch_sizes=(3,),
+            max_sequence_length=MAX_LENGTH, vocabulary_size=VOCAB,
         )

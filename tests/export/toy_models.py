@@ -113,3 +113,14 @@ def preprocessor(max_sequence_length=32, padding="block"):
         padding=padding,
     )
     return [tokenizer, packer]
+
+
+def plain_classifier(num_classes=3, activation=None, seed=0):
+    """No attention: an embedding, a masked mean and a dense layer; the
+    cheapest user model of the export's input shape (no serving facts)."""
+    keras.utils.set_random_seed(seed)
+    inputs = _inputs(with_segments=False)
+    x = keras.layers.Embedding(VOCABULARY_SIZE, HIDDEN)(inputs["token_ids"])
+    x = keras.layers.GlobalAveragePooling1D()(x, mask=inputs["padding_mask"])
+    outputs = keras.layers.Dense(num_classes, activation=activation)(x)
+    return keras.Model(inputs, outputs, name="plain_classifier")
