@@ -103,3 +103,39 @@ def run_text_task(argv, description, defaults, smoke):
     )
     config.pop("smoke")
     return train(config)
+
+
+def learning_curve(history, metrics, path, title):
+    """Plots `history[m]` per epoch for each of `metrics` into a small PNG.
+
+    Returns `path`, or None when matplotlib is not installed (it is
+    optional: the summary line says the same in words).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    figure, axis = plt.subplots(figsize=(4, 2.6))
+    for name, label in metrics.items():
+        values = history[name]
+        axis.plot(range(1, len(values) + 1), values, marker=".", label=label)
+    axis.set_xlabel("epoch")
+    axis.set_title(title, fontsize=9)
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
+
+
+def summary_line(example, metric, value, baseline, baseline_value, seconds):
+    """The one line an example ends with: metric, baseline, wall time."""
+    line = (
+        f"{example}: {metric} {value:.3f} (baseline: {baseline} "
+        f"{baseline_value:.3f}), {seconds:.0f} s wall"
+    )
+    print(line)
+    return line
