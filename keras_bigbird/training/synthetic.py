@@ -15,7 +15,7 @@ Example:
 ['positive', 'positive', 'negative', 'negative']
 >>> all(300 <= len(text.split()) - text.count(".") <= 3000 for text in texts)
 True
->>> path = synthetic.write_csv("planted.csv", 40, seed=0)
+>>> path = synthetic.write_csv("planted.csv", 400, seed=1)  # doctest: +SKIP
 
 then `keras-bigbird train --data planted.csv --output-dir runs/planted`.
 """

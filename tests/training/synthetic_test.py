@@ -16,7 +16,7 @@ def planted_at(text):
 
 
 def test_documents_and_planted_sentence():
-    texts, labels = synthetic.planted_sentence_task(60, seed=3)
+    texts, labels = synthetic.planted_sentence_task(60, seed=3, vocabulary=500)
     assert sorted(labels) == ["negative"] * 30 + ["positive"] * 30
     for text, label in zip(texts, labels):
         at, words = planted_at(text)
@@ -30,16 +30,17 @@ def test_documents_and_planted_sentence():
 
 
 def test_deterministic_and_written_as_csv(tmp_path):
-    assert synthetic.planted_sentence_task(5, seed=1) == (
-        synthetic.planted_sentence_task(5, seed=1)
+    small = dict(vocabulary=500)  # the default 20000 words take seconds
+    assert synthetic.planted_sentence_task(5, seed=1, **small) == (
+        synthetic.planted_sentence_task(5, seed=1, **small)
     )
-    assert synthetic.planted_sentence_task(5, seed=2) != (
-        synthetic.planted_sentence_task(5, seed=1)
+    assert synthetic.planted_sentence_task(5, seed=2, **small) != (
+        synthetic.planted_sentence_task(5, seed=1, **small)
     )
-    path = synthetic.write_csv(tmp_path / "a" / "task.csv", 4, seed=1)
+    path = synthetic.write_csv(tmp_path / "a" / "task.csv", 4, seed=1, **small)
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    texts, labels = synthetic.planted_sentence_task(4, seed=1)
+    texts, labels = synthetic.planted_sentence_task(4, seed=1, **small)
     assert [r["text"] for r in rows] == texts
     assert [r["label"] for r in rows] == labels
 
