@@ -260,5 +260,12 @@ class TransformersQuestionAnswerer(_TransformersHead):
         self.activation_name = activation
         self.dropout = dropout
 
+    def serving_facts(self):
+        # Served text is a (question, context) pair, packed as the
+        # `[CLS] question [SEP] context` the head reads.
+        return super().serving_facts().replace(
+            text_inputs=("question", "context")
+        )
+
     def _head_config(self):
         return {**super()._head_config(), "sep_token_id": self.sep_token_id}

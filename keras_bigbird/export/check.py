@@ -28,7 +28,6 @@ from keras_bigbird.export import signatures
 from keras_bigbird.export.signatures import PADDING_MASK
 from keras_bigbird.export.signatures import SERVE_TEXT
 from keras_bigbird.export.signatures import SERVING_DEFAULT
-from keras_bigbird.export.signatures import TEXT
 from keras_bigbird.export.signatures import TOKEN_IDS
 
 # Ops that call back into the Python interpreter: no server can run them.
@@ -269,8 +268,9 @@ def check_export(
     default 1, 37 (not a multiple of any block size above 1) and the
     maximum) and every batch size are run by `run_probe` and compared
     with `model.predict`, and the probabilities with a numpy softmax or
-    sigmoid of its logits; with `texts`, so is `serve_text` (through
-    `preprocessor`, else the model's own). Raises `AssertionError` naming
+    sigmoid of its logits; with `texts` (a list of strings, or a
+    `(questions, contexts)` tuple of lists for a model served pairs), so
+    is `serve_text` (through `preprocessor`, else the model's own). Raises `AssertionError` naming
     the worst difference over `atol`, or an output served that should not
     be (or not served that should). `max_sequence_length`,
     `vocabulary_size` and `output_activation` default to the model's
@@ -311,7 +311,19 @@ def check_export(
                 "Received `texts` to check `serve_text`, but there is no "
                 "preprocessor: pass `preprocessor`, or a task model with one."
             )
-        requests.append({"signature": SERVE_TEXT, "inputs": {TEXT: list(texts)}})
+        names = facts.text_inputs
+        if len(names) == 1:
+            texts = [list(texts)]
+        elif not (isinstance(texts, tuple) and len(texts) == len(names)):
+            raise ValueError(
+                f"Received an invalid value for argument `texts`: serve_text "
+                f"takes {names}, so pass a tuple of {len(names)} lists of "
+                f"strings. Received: texts={texts!r}"
+            )
+        texts = [list(given) for given in texts]
+        requests.append(
+            {"signature": SERVE_TEXT, "inputs": dict(zip(names, texts))}
+        )
     report = run_probe(export_dir, requests, text_ops=steps is not None)
     worst = {SERVING_DEFAULT: 0.0, SERVE_TEXT: None}
     for request, result in zip(requests, report["results"]):
@@ -323,7 +335,10 @@ def check_export(
         if signature == SERVE_TEXT:
             import tensorflow as tf
 
-            features = serving.run_preprocessor(steps, tf.constant(texts))
+            given = tuple(tf.constant(t) for t in texts)
+            features = serving.run_preprocessor(
+                steps, given if len(given) > 1 else given[0]
+            )
             features = {k: np.asarray(features[k]) for k in input_names}
         else:
             features = {k: np.asarray(v) for k, v in request["inputs"].items()}

@@ -147,6 +147,7 @@ def run(args):
     from keras_bigbird.export.check import signature_tensors
     from keras_bigbird.export.serving import export_for_serving
     from keras_bigbird.export.signatures import SERVE_TEXT
+    from keras_bigbird.export.signatures import TEXT
 
     _load_custom_objects()
     preprocessor = None
@@ -186,9 +187,13 @@ def run(args):
                 path,
                 model,
                 preprocessor=preprocessor,
+                # A pair signature (a question answerer's) is checked on
+                # its token requests only: --check-text holds single texts.
                 texts=(
                     args.check_text
-                    if SERVE_TEXT in signature_tensors(path)
+                    if list(signature_tensors(path).get(SERVE_TEXT, {}).get(
+                        "inputs", {}
+                    )) == [TEXT]
                     else None
                 ),
                 max_sequence_length=args.max_sequence_length,

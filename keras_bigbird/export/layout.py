@@ -139,8 +139,10 @@ def warmup_records(
     token_signature=SERVING_DEFAULT,
     text_signature=None,
     texts=None,
+    text_names=(TEXT,),
 ):
-    """`PredictionLog` records: one token request per length, one for text.
+    """`PredictionLog` records: one token request per length, one for text
+    (the same `texts` in each of `text_names`).
 
     Token requests hold id 0 everywhere (always a valid id), a padding mask of
     ones and segment 0; they exercise the same graph as real requests of that
@@ -157,7 +159,11 @@ def warmup_records(
     if text_signature is not None:
         texts = list(texts or ["This is a warmup request."])
         records.append(
-            _log(model_name, text_signature, {TEXT: np.array(texts, object)})
+            _log(
+                model_name,
+                text_signature,
+                {name: np.array(texts, object) for name in text_names},
+            )
         )
     return records
 

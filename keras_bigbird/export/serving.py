@@ -333,7 +333,8 @@ def export_for_serving(
       both dimensions dynamic, for any length from 1 to
       `max_sequence_length`. BigBirdAttention pads to whole blocks inside
       the graph, so the result equals `model.predict` on the same input.
-    - `serve_text`: a `[batch]` string tensor `text`, tokenized and packed
+    - `serve_text`: a `[batch]` string tensor `text` (for a question
+      answerer, `question` and `context`), tokenized and packed
       in the graph (with tensorflow-text ops, which TF Serving links), then
       the model. It is added for `preprocessor`, or for a task model's own
       `preprocessor` (a `BigBirdPreprocessor`) when none is given, unless
@@ -455,8 +456,9 @@ def export_for_serving(
         outputs = model(features, training=False)
         return named_outputs(outputs, names, activation, probabilities)
 
-    def run_text(text):
-        preprocessed = run_preprocessor(steps, signatures.check_text(text))
+    def run_text(*texts):
+        texts = signatures.check_texts(texts, facts.text_inputs)
+        preprocessed = run_preprocessor(steps, texts)
         return run_model(signatures.packed_features(preprocessed, input_names))
 
     model_dir = os.path.join(os.fspath(export_base), name)
@@ -480,7 +482,9 @@ def export_for_serving(
             archive.add_endpoint(
                 signatures.SERVE_TEXT,
                 run_text,
-                input_signature=signatures.text_input_signature(),
+                input_signature=signatures.text_input_signature(
+                    facts.text_inputs
+                ),
             )
         archive.write_out(staged, verbose=verbose)
         os.makedirs(os.path.join(staged, "assets"), exist_ok=True)
@@ -490,6 +494,7 @@ def export_for_serving(
             warmup_lengths,
             batch_size=warmup_batch_size,
             text_signature=signatures.SERVE_TEXT if steps else None,
+            text_names=facts.text_inputs,
             texts=warmup_texts,
         )
         layout.write_warmup_file(staged, records)

@@ -33,9 +33,9 @@ def token_input_signature(input_names):
     ]
 
 
-def text_input_signature():
-    """`[string TensorSpec [batch]]`, one text per example."""
-    return [tf.TensorSpec([None], tf.string, name=TEXT)]
+def text_input_signature(names=(TEXT,)):
+    """`[string TensorSpec [batch]]` per name, one text per example."""
+    return [tf.TensorSpec([None], tf.string, name=name) for name in names]
 
 
 def model_input_names(model):
@@ -106,20 +106,37 @@ def assert_rank(name, tensor, rank, layout):
     )
 
 
-def check_text(text):
-    """`text` gated on being `[batch]` strings: every text gets a row.
+def check_text(text, name=TEXT):
+    """`text` (input `name`) gated on being `[batch]` strings: every text
+    gets a row.
 
     A `[1, 2]` tensor would otherwise be tokenized as one example and one
     of its texts dropped.
     """
     if text.dtype != tf.string:
         raise ValueError(
-            f"`{TEXT}` must be a string tensor. Received: {TEXT} of dtype "
+            f"`{name}` must be a string tensor. Received: {name} of dtype "
             f"{text.dtype.name}"
         )
-    check = assert_rank(TEXT, text, 1, "[batch] string")
+    check = assert_rank(name, text, 1, "[batch] string")
     with tf.control_dependencies([check]):
         return tf.identity(text)
+
+
+def check_texts(texts, names):
+    """`check_text` of each input; a pair must hold one text of each per
+    example (else one of them would be paired with nothing)."""
+    texts = [check_text(text, name) for text, name in zip(texts, names)]
+    if len(texts) == 1:
+        return texts[0]
+    first, second = names
+    same = tf.debugging.assert_equal(
+        tf.shape(texts[0])[0],
+        tf.shape(texts[1])[0],
+        message=f"`{second}` must hold one text per `{first}`",
+    )
+    with tf.control_dependencies([same]):
+        return tuple(tf.identity(text) for text in texts)
 
 
 def check_features(

@@ -100,7 +100,8 @@ class BigBirdQuestionAnswerer(task.Task):
 
     def serving_facts(self):
         return super().serving_facts().replace(
-            global_tokens="first_segment" if self.global_question else None
+            global_tokens="first_segment" if self.global_question else None,
+            text_inputs=("question", "context"),
         )
 
     def label_rules(self):

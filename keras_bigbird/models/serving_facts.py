@@ -45,6 +45,10 @@ class ServingFacts:
         problem_type: transformers' `problem_type` of a classifier head
             (`"multi_label_classification"` serves a sigmoid per label,
             `"regression"` no probabilities), or None.
+        text_inputs: the names of `serve_text`'s `[batch]` string inputs:
+            `("text",)`, or two names for a model that reads a pair (a
+            question answerer's `("question", "context")`, packed as its
+            preprocessor packs a pair).
 
     Example:
 
@@ -64,6 +68,7 @@ class ServingFacts:
     global_tokens: str = None
     output_activation: str = None
     problem_type: str = None
+    text_inputs: tuple = ("text",)
 
     def __post_init__(self):
         _optional_positive_int("max_sequence_length", self.max_sequence_length)
@@ -79,6 +84,18 @@ class ServingFacts:
                 f"output_activation={self.output_activation!r}"
             )
         checks.one_of("problem_type", self.problem_type, PROBLEM_TYPES)
+        names = self.text_inputs
+        if not (
+            isinstance(names, tuple)
+            and len(names) in (1, 2)
+            and all(isinstance(n, str) and n for n in names)
+            and len(set(names)) == len(names)
+        ):
+            raise ValueError(
+                "Received an invalid value for argument `text_inputs`, "
+                "expected a tuple of one or two distinct names. Received: "
+                f"text_inputs={names!r}"
+            )
 
     def replace(self, **changes):
         """A copy with `changes` (checked like the constructor's)."""

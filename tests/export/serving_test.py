@@ -470,29 +470,55 @@ def test_served_outputs_do_not_depend_on_the_other_inputs(classifier_export):
 def test_question_answerer_serves_its_global_question_tokens(tmp_path):
     """The served model derives the question's global tokens from the
     segment ids in its graph, as the Keras model: a client sends nothing
-    new."""
+    new. Its own preprocessor is served as `serve_text` on (question,
+    context) pairs, packed as the preprocessor packs a pair."""
     from keras_bigbird.models import BigBirdQuestionAnswerer
+    from keras_bigbird.preprocessing import BigBirdPreprocessor
 
     tokenizer, _ = toy_models.preprocessor()
     packer = BlockPacker.from_tokenizer(
         tokenizer, max_sequence_length=MAX_LENGTH, block_size=4
     )
-    model = BigBirdQuestionAnswerer(toy_models.bigbird_encoder())
-    packed = packer(
-        (tokenizer(["the cat sat", "a dog"]),
-         tokenizer(["the big bird reads long text on a mat .", "dog ran far"]))
+    encoder = toy_models.bigbird_encoder()
+    model = BigBirdQuestionAnswerer(
+        encoder,
+        preprocessor=BigBirdPreprocessor.from_encoder(encoder, tokenizer),
     )
+    questions = ["the cat sat", "a dog"]
+    contexts = ["the big bird reads long text on a mat .", "dog ran far"]
+    packed = packer((tokenizer(questions), tokenizer(contexts)))
     features = {key: tf.cast(value, tf.int32) for key, value in packed.items()}
     expected = model(features)
     path = export_for_serving(model, tmp_path, name="qa", warmup_lengths=[8])
-    signature = check.signature_tensors(path)["serving_default"]
-    assert sorted(signature["inputs"]) == ["padding_mask", "segment_ids", "token_ids"]
-    served = tf.saved_model.load(path).signatures["serving_default"](**features)
+    signature = check.signature_tensors(path)
+    assert sorted(signature["serving_default"]["inputs"]) == [
+        "padding_mask", "segment_ids", "token_ids"
+    ]
+    assert sorted(signature["serve_text"]["inputs"]) == ["context", "question"]
+    loaded = tf.saved_model.load(path)
+    served = loaded.signatures["serving_default"](**features)
     real = packed["padding_mask"].numpy().astype(bool)
     for key in ("start_logits", "end_logits"):
         np.testing.assert_allclose(
             served[key].numpy()[real], expected[key].numpy()[real], atol=1e-5
         )
+    text = loaded.signatures["serve_text"]
+    served = text(
+        question=tf.constant(questions), context=tf.constant(contexts)
+    )
+    expected = model(model.preprocessor((questions, contexts)))
+    for key in ("start_logits", "end_logits"):
+        np.testing.assert_allclose(served[key], expected[key], atol=1e-5)
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"`context` must hold one text per `question`",
+    ):
+        text(question=tf.constant(questions), context=tf.constant(["a"]))
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"`question` must be a \[batch\] string tensor \(rank 1\)",
+    ):
+        text(question=tf.constant([questions]), context=tf.constant(["a"]))
 
 
 def test_declared_softmax_is_served_as_probabilities_once(tmp_path):
