@@ -343,6 +343,25 @@ def test_export_cli_faults(saved_task, tmp_path, capsys, make, pattern):
     assert not os.path.exists(tmp_path / "models" / "toy")
 
 
+def test_export_cli_serves_the_saved_tasks_own_preprocessor(
+    saved_task, tmp_path, capsys
+):
+    # The control of the cases above: the same command, without a fault,
+    # exports; with no --preprocessor the task's own (saved in its .keras
+    # file) is served as `serve_text`.
+    from keras_bigbird.export.check import signature_tensors
+
+    base = tmp_path / "models"
+    code = cli.main(
+        ["export", saved_task, "--export-base", str(base), "--name", "toy",
+         "--warmup-lengths", "8"]
+    )
+    assert code == 0, capsys.readouterr().err
+    served = signature_tensors(str(base / "toy" / "1"))
+    assert sorted(served) == ["serve_text", "serving_default"]
+    assert list(served["serve_text"]["inputs"]) == ["text"]
+
+
 # === The served signatures: bad requests ===
 
 
