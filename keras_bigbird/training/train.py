@@ -19,7 +19,6 @@ from keras_bigbird.training.loop import fit_evaluate_save
 from keras_bigbird.training.loop import report
 from keras_bigbird.training.options import DEFAULTS
 from keras_bigbird.training.options import OPTIONS_OF
-from keras_bigbird.training.schedule import WarmupCosineDecay
 from keras_bigbird.training.text import _missing_paths
 from keras_bigbird.training.text import compile_for_task
 from keras_bigbird.training.text import corpus_texts
@@ -237,8 +236,8 @@ def train(config):
     4. A `BigBirdClassifier` head: logits of `num_classes` for a
        classification task, one value trained with the mean squared error
        for a regression task (`scientific_papers/*`'s `abstract_length`).
-    5. `model.fit`, Adam with a `WarmupCosineDecay` schedule peaking at
-       `learning_rate`, on `validation` (or, without validation data,
+    5. `model.fit`, Adam with a warmup and cosine decay peaking at
+       `learning_rate` (`learning_rate_schedule`), on `validation` (or, without validation data,
        `validation_fraction` of the training batches held out), for up to
        `epochs` epochs: early stopping after `patience` epochs without a
        lower validation loss, counted once that loss is below 0.9 of a
@@ -372,14 +371,29 @@ def train(config):
 
 
 def learning_rate_schedule(config, steps_per_epoch):
-    """The `WarmupCosineDecay` of a run: `learning_rate` at its peak after
-    `warmup_fraction` of the `epochs * steps_per_epoch` steps, 0 at the
-    end of the last epoch (early stopping may end the run before)."""
+    """The learning rate of a run: 0 rising linearly to `learning_rate`
+    over `warmup_fraction` of the `epochs * steps_per_epoch` steps, then a
+    half cosine down to 0 at the end of the last epoch (early stopping may
+    end the run before).
+
+    Keras's own `CosineDecay` (with `warmup_target`): saved in the
+    optimizer's config and loaded back by `keras.saving.load_model` in a
+    process that never imports this package.
+
+    Example:
+
+    >>> schedule = learning_rate_schedule(
+    ...     {"epochs": 10, "learning_rate": 2e-3, "warmup_fraction": 0.1}, 10)
+    >>> [round(float(schedule(step)), 6) for step in (0, 5, 10, 55, 100)]
+    [0.0, 0.001, 0.002, 0.001, 0.0]
+    """
     total = config["epochs"] * steps_per_epoch
-    return WarmupCosineDecay(
-        config["learning_rate"],
-        warmup_steps=round(total * config["warmup_fraction"]),
-        decay_steps=total,
+    warmup = round(total * config["warmup_fraction"])
+    return keras.optimizers.schedules.CosineDecay(
+        0.0,
+        decay_steps=max(total - warmup, 1),
+        warmup_target=config["learning_rate"],
+        warmup_steps=warmup,
     )
 
 
