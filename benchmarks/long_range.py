@@ -1,0 +1,463 @@
+"""Long-range benchmark: generated tasks, five models, one training budget.
+
+Tasks (`benchmarks/long_range_tasks.py`): ListOps in LRA's form,
+retrieval of a shared key across two documents, a needle among
+distractors, and a promoter-like genomics rule on 3-mer tokens. Models,
+all with the same encoder size, head and training budget:
+
+- `bigbird`: `BigBirdPattern(num_random_blocks=2)` (window 3, first and last
+  blocks global);
+- `bigbird_global`: the same plus the task's question tokens as ETC-style
+  global tokens (`global_mask`);
+- `window`: `WindowPattern(3)`, no global or random blocks;
+- `dense`: `attention_type="original_full"`, where the length is at most
+  `--dense-max-length`;
+- `bag`: a bag of embeddings (mean) and a two-layer MLP.
+
+Every encoder model pools the first token and the masked mean of its
+outputs into one linear layer, so no model depends on its first token
+seeing the whole sequence. Each (task, model) runs in a fresh worker
+process (its peak memory is its own) for each seed: the data are fixed per
+task, the seed sets the weights and the order of the batches.
+
+Reported per (task, model): held-out accuracy mean and spread (max - min)
+over the seeds, training tokens/s (real tokens, evaluation excluded),
+the TensorFlow allocator's training peak and the process's resident
+peak, wall time; learning curves (held-out accuracy against steps and
+against training seconds) and accuracy at shorter lengths (1/4, 1/2 of
+the training length). Written to `--output` (default `docs/long_range`):
+`.json`, `.md`, `_curves.png`, `_length.png` (matplotlib optional). The
+seed-0 `bigbird_global` model of each task is saved to
+`--model-dir/<task>.keras` for `examples/inspect_attention.py`.
+
+    python benchmarks/long_range.py                 # default size
+    python benchmarks/long_range.py --quick          # seconds (CI)
+    python benchmarks/long_range.py --scale --tasks needle
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+from keras import ops
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import long_range_tasks  # noqa: E402
+import measure  # noqa: E402
+
+MODELS = ("bigbird", "bigbird_global", "window", "dense", "bag")
+
+# Per task: sequence length, train / test examples, epochs, batch size.
+DEFAULT_SIZES = {
+    "listops": dict(length=512, train=2000, test=400, epochs=2, batch=16),
+    "retrieval": dict(length=1024, train=1600, test=400, epochs=2, batch=8),
+    "needle": dict(length=4096, train=400, test=200, epochs=2, batch=4),
+    "genomics": dict(length=1024, train=1600, test=400, epochs=2, batch=8),
+}
+# `--scale`: LRA's lengths (ListOps 2K, retrieval 4K), a 16K needle.
+SCALE_SIZES = {
+    "listops": dict(length=2048, train=20000, test=2000, epochs=5, batch=32),
+    "retrieval": dict(length=4096, train=20000, test=2000, epochs=5, batch=16),
+    "needle": dict(length=16384, train=10000, test=1000, epochs=5, batch=4),
+    "genomics": dict(length=4096, train=20000, test=2000, epochs=5, batch=16),
+}
+QUICK_SIZES = {
+    task: dict(length=64, train=32, test=16, epochs=1, batch=8, eager=True)
+    for task in DEFAULT_SIZES
+}
+QUICK_SIZES["listops"]["length"] = 128
+ENCODER = dict(
+    num_layers=2, num_heads=2, hidden_dim=64, intermediate_dim=128,
+    block_size=16, dropout=0.0, attention_dropout=0.0, num_segments=0,
+)
+LEARNING_RATE = 1e-3
+EVALUATIONS = 8  # points of a learning curve
+CURVE_EXAMPLES = 200  # held-out examples evaluated at each point
+
+
+def task_data(task, size, split, length=None):
+    """The fixed examples of `task`'s `split` ("train", "test", or
+    "test@<length>"), the same for every model and seed."""
+    generate = long_range_tasks.TASKS[task][0]
+    index = list(long_range_tasks.TASKS).index(task)
+    count = size["train"] if split == "train" else size["test"]
+    length = length or size["length"]
+    seed = [index, ("train", "test").index(split.split("@")[0]), length]
+    return generate(count, length, np.random.default_rng(seed))
+
+
+def build_model(task, model_name, length, seed, eager=False):
+    """The `model_name` classifier of `task` (a compiled `keras.Model`;
+    `eager` runs it without tracing, faster for a few tiny steps)."""
+    from keras_bigbird.models import BigBirdEncoder
+    from keras_bigbird.patterns import BigBirdPattern
+    from keras_bigbird.patterns import WindowPattern
+
+    keras.utils.set_random_seed(seed)
+    _, vocabulary_size, num_classes = long_range_tasks.TASKS[task]
+    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    padding_mask = keras.Input((None,), dtype="int32", name="padding_mask")
+    inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
+    if model_name == "bag":
+        x = keras.layers.Embedding(vocabulary_size, ENCODER["hidden_dim"])(
+            token_ids
+        )
+        x = MeanPool(name="pool")(x, padding_mask)
+        x = keras.layers.Dense(ENCODER["hidden_dim"], activation="relu")(x)
+    else:
+        options = dict(ENCODER, vocabulary_size=vocabulary_size,
+                       max_sequence_length=length, seed=seed)
+        if model_name == "dense":
+            options["attention_type"] = "original_full"
+        elif model_name == "window":
+            options["pattern"] = WindowPattern(3)
+        else:
+            options["pattern"] = BigBirdPattern(num_random_blocks=2)
+        encoder = BigBirdEncoder(**options, name="encoder")
+        encoder_inputs = dict(inputs)
+        if model_name == "bigbird_global":
+            inputs["global_mask"] = keras.Input(
+                (None,), dtype="int32", name="global_mask"
+            )
+            encoder_inputs["global_mask"] = inputs["global_mask"]
+        x = encoder(encoder_inputs)["sequence_output"]
+        x = FirstAndMeanPool(name="pool")(x, padding_mask)
+    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    model = keras.Model(inputs, outputs, name=f"{task}_{model_name}")
+    model.compile(
+        optimizer=keras.optimizers.Adam(LEARNING_RATE, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=False,
+        run_eagerly=eager,
+    )
+    return model
+
+
+@keras.saving.register_keras_serializable(package="long_range")
+class MeanPool(keras.layers.Layer):
+    """The mean of `x` over the real positions of `padding_mask`."""
+
+    def call(self, x, padding_mask):
+        mask = ops.cast(padding_mask, x.dtype)[:, :, None]
+        total = ops.sum(x * mask, axis=1)
+        return total / ops.maximum(ops.sum(mask, axis=1), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="long_range")
+class FirstAndMeanPool(MeanPool):
+    """The first position of `x` beside its masked mean (no model then
+    depends on its first token seeing the whole sequence)."""
+
+    def call(self, x, padding_mask):
+        return ops.concatenate(
+            [x[:, 0, :], super().call(x, padding_mask)], axis=-1
+        )
+
+
+def features(examples, model_name):
+    inputs = {
+        "token_ids": examples.token_ids,
+        "padding_mask": (examples.token_ids != 0).astype("int32"),
+    }
+    if model_name == "bigbird_global":
+        inputs["global_mask"] = examples.global_mask
+    return inputs
+
+
+def accuracy(model, examples, model_name, batch_size):
+    logits = model.predict(
+        features(examples, model_name), batch_size=batch_size, verbose=0
+    )
+    return float(np.mean(np.argmax(logits, -1) == examples.labels))
+
+
+def train_one(task, model_name, size, seed, model_path=None):
+    """Trains one model; returns its figures and learning curve."""
+    import tensorflow as tf
+
+    train = task_data(task, size, "train")
+    test = task_data(task, size, "test")
+    curve_test = long_range_tasks.Examples(
+        *(a[:CURVE_EXAMPLES] for a in test)
+    )
+    model = build_model(
+        task, model_name, size["length"], seed, eager=size.get("eager", False)
+    )
+    batch = size["batch"]
+    steps = size["epochs"] * (size["train"] // batch)
+    every = max(1, steps // EVALUATIONS)
+    curve = []
+
+    class Curve(keras.callbacks.Callback):
+        """Held-out accuracy every `every` steps; its time is not
+        training time."""
+
+        def on_train_begin(self, logs=None):
+            self.step, self.paused, self.start = 0, 0.0, time.perf_counter()
+
+        def on_train_batch_end(self, batch_index, logs=None):
+            self.step += 1
+            if self.step % every and self.step != steps:
+                return
+            pause = time.perf_counter()
+            curve.append(dict(
+                step=self.step,
+                seconds=pause - self.start - self.paused,
+                accuracy=accuracy(model, curve_test, model_name, batch),
+            ))
+            self.paused += time.perf_counter() - pause
+
+    tracker = Curve()
+    with measure.AllocatorPeak(tf) as peak:
+        started = time.perf_counter()
+        model.fit(
+            features(train, model_name), train.labels, batch_size=batch,
+            epochs=size["epochs"], steps_per_epoch=size["train"] // batch,
+            shuffle=True, callbacks=[tracker], verbose=0,
+        )
+        wall = time.perf_counter() - started
+    train_seconds = wall - tracker.paused
+    real_tokens = (train.token_ids != 0).sum() / size["train"]
+    result = dict(
+        seed=seed,
+        accuracy=accuracy(model, test, model_name, batch),
+        tokens_per_second=float(steps * batch * real_tokens / train_seconds),
+        train_seconds=train_seconds,
+        wall_seconds=wall,
+        allocator_peak_bytes=int(peak.bytes),
+        curve=curve,
+        length_accuracy={},
+    )
+    for fraction in (4, 2):
+        length = size["length"] // fraction
+        if length >= 64:
+            shorter = task_data(task, size, f"test@{length}", length)
+            result["length_accuracy"][length] = accuracy(
+                model, shorter, model_name, batch
+            )
+    result["length_accuracy"][size["length"]] = result["accuracy"]
+    if model_path:
+        os.makedirs(os.path.dirname(model_path), exist_ok=True)
+        model.save(model_path)
+    return result
+
+
+def run_model(task, model_name, size, seeds, model_dir):
+    """Every seed of one (task, model); the process's resident peak."""
+    runs = []
+    for seed in seeds:
+        path = None
+        if seed == seeds[0] and model_name == "bigbird_global":
+            path = os.path.join(model_dir, f"{task}.keras")
+        runs.append(train_one(task, model_name, size, seed, path))
+    return dict(runs=runs, peak_rss_bytes=measure.peak_rss_bytes())
+
+
+def worker(args):
+    found = run_model(
+        args.task, args.model, json.loads(args.size), args.seeds,
+        args.model_dir,
+    )
+    print(json.dumps(found))
+
+
+def summarize(task, model_name, size, found):
+    if "error" in found:
+        return dict(task=task, model=model_name, error=found["error"])
+    runs = found["runs"]
+    accuracies = [r["accuracy"] for r in runs]
+    return dict(
+        task=task,
+        model=model_name,
+        length=size["length"],
+        seeds=[r["seed"] for r in runs],
+        accuracy_mean=float(np.mean(accuracies)),
+        accuracy_spread=float(np.max(accuracies) - np.min(accuracies)),
+        tokens_per_second=float(np.mean([r["tokens_per_second"] for r in runs])),
+        allocator_peak_mib=max(r["allocator_peak_bytes"] for r in runs) / 2**20,
+        peak_rss_mib=found["peak_rss_bytes"] / 2**20,
+        wall_seconds=float(sum(r["wall_seconds"] for r in runs)),
+        runs=runs,
+    )
+
+
+def baseline(task, size):
+    """Majority-class accuracy on the held-out set."""
+    labels = task_data(task, size, "test").labels
+    return float(np.bincount(labels).max() / len(labels))
+
+
+def markdown(results, baselines):
+    lines = [
+        "| task | length | model | accuracy (mean ± spread) | tokens/s "
+        "| allocator peak MiB | RSS peak MiB | wall s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['task']} | | {r['model']} | error: "
+                         f"{r['error'][:80]} | | | | |")
+            continue
+        lines.append(
+            f"| {r['task']} | {r['length']} | {r['model']} | "
+            f"{r['accuracy_mean']:.3f} ± {r['accuracy_spread']:.3f} "
+            f"({len(r['seeds'])} seeds) | {r['tokens_per_second']:.0f} | "
+            f"{r['allocator_peak_mib']:.0f} | {r['peak_rss_mib']:.0f} | "
+            f"{r['wall_seconds']:.0f} |"
+        )
+    lines.append("")
+    lines.append("Majority-class accuracy: " + ", ".join(
+        f"{task} {value:.3f}" for task, value in baselines.items()
+    ))
+    return "\n".join(lines) + "\n"
+
+
+def plot(results, output):
+    """Learning curves (vs steps, vs seconds) and accuracy vs length."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plots.")
+        return []
+    tasks = list(dict.fromkeys(r["task"] for r in results))
+    done = [r for r in results if "error" not in r]
+    figure, axes = plt.subplots(
+        2, len(tasks), figsize=(3.2 * len(tasks), 5.5), squeeze=False
+    )
+    for column, task in enumerate(tasks):
+        for r in (r for r in done if r["task"] == task):
+            curve = r["runs"][0]["curve"]
+            for row, key in enumerate(("step", "seconds")):
+                axes[row, column].plot(
+                    [p[key] for p in curve], [p["accuracy"] for p in curve],
+                    marker=".", label=r["model"],
+                )
+        axes[0, column].set_title(task)
+        axes[0, column].set_xlabel("training step")
+        axes[1, column].set_xlabel("training seconds")
+    for row in range(2):
+        axes[row, 0].set_ylabel("held-out accuracy (seed 0)")
+    axes[0, 0].legend(fontsize=7)
+    figure.tight_layout()
+    curves = f"{output}_curves.png"
+    figure.savefig(curves, dpi=80)
+    figure, axes = plt.subplots(
+        1, len(tasks), figsize=(3.2 * len(tasks), 2.8), squeeze=False
+    )
+    for column, task in enumerate(tasks):
+        for r in (r for r in done if r["task"] == task):
+            points = sorted(
+                (int(k), np.mean([run["length_accuracy"][k] for run in r["runs"]]))
+                for k in r["runs"][0]["length_accuracy"]
+            )
+            axes[0, column].plot(*zip(*points), marker="o", label=r["model"])
+        axes[0, column].set_title(task)
+        axes[0, column].set_xlabel("sequence length")
+    axes[0, 0].set_ylabel("held-out accuracy")
+    axes[0, 0].legend(fontsize=7)
+    figure.tight_layout()
+    lengths = f"{output}_length.png"
+    figure.savefig(lengths, dpi=80)
+    return [curves, lengths]
+
+
+def write_outputs(args, sizes, baselines, results, started):
+    """The .json, .md and .png files of the results so far."""
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    report = dict(
+        sizes={task: sizes[task] for task in baselines},
+        encoder=ENCODER,
+        learning_rate=LEARNING_RATE,
+        seeds=args.seeds,
+        majority_accuracy=baselines,
+        wall_seconds=time.perf_counter() - started,
+        results=results,
+    )
+    with open(f"{args.output}.json", "w") as f:
+        json.dump(report, f, indent=1)
+    with open(f"{args.output}.md", "w") as f:
+        f.write(markdown(results, baselines))
+    report["plots"] = plot(results, args.output)
+    return report
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", nargs="+", default=list(DEFAULT_SIZES),
+                        choices=list(DEFAULT_SIZES))
+    parser.add_argument("--models", nargs="+", default=list(MODELS),
+                        choices=list(MODELS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true",
+                      help="tiny sizes, one seed, in this process (CI)")
+    size.add_argument("--scale", action="store_true",
+                      help="LRA-like lengths and budgets (hours)")
+    parser.add_argument("--dense-max-length", type=int, default=2048,
+                        help="longest sequence the dense model runs on")
+    parser.add_argument("--output", default="docs/long_range",
+                        help="prefix of the .json, .md and .png outputs")
+    parser.add_argument("--model-dir", default="runs/long_range")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--task", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--size", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick and argv is not None and "--seeds" not in argv:
+        args.seeds = [0]
+    return args
+
+
+def main(argv=None):
+    args = parse(argv if argv is not None else sys.argv[1:])
+    if args.worker:
+        return worker(args)
+    sizes = QUICK_SIZES if args.quick else SCALE_SIZES if args.scale else (
+        DEFAULT_SIZES)
+    results, baselines = [], {}
+    started = time.perf_counter()
+    for task in args.tasks:
+        size = sizes[task]
+        baselines[task] = baseline(task, size)
+        for model_name in args.models:
+            if model_name == "dense" and size["length"] > args.dense_max_length:
+                continue
+            if args.quick:
+                # In this process: a worker's start (seconds) would be most
+                # of a quick run. The resident peak is then the process's.
+                found = run_model(
+                    task, model_name, size, args.seeds, args.model_dir
+                )
+            else:
+                found = measure.run_worker(measure.worker_command(
+                    __file__, "--task", task, "--model", model_name,
+                    "--size", json.dumps(size), "--model-dir",
+                    args.model_dir, "--seeds", *args.seeds,
+                ))
+            results.append(summarize(task, model_name, size, found))
+            # Written after every model, so a stopped run keeps what it did.
+            report = write_outputs(args, sizes, baselines, results, started)
+            line = results[-1]
+            print(f"{task:10} {model_name:15} " + (
+                line.get("error") or
+                f"accuracy {line['accuracy_mean']:.3f} ± "
+                f"{line['accuracy_spread']:.3f}, {line['wall_seconds']:.0f} s"
+            ), flush=True)
+    print(markdown(results, baselines))
+    return report
+
+
+if __name__ == "__main__":
+    main()
