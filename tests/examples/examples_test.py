@@ -81,11 +81,21 @@ def test_tfds_examples(fake_tfds, tmp_path, module, name, splits):
     assert inputs["token_ids"].shape == (2, 128)
     check_run(result, inputs)
     figures = result.figures
+    # The test split is the fourth tfds.load: its documents, recomputed
+    # here, through the saved preprocessor and the saved model.
+    _, _, test_inputs = preprocessed(result, long_documents(4))
+    predicted = keras.saving.load_model(result.model_path).predict(
+        {k: np.asarray(v) for k, v in test_inputs.items()}, verbose=0
+    )
     if module == "imdb_classification":
         assert figures["task"] == "sentiment"
-        assert 0 <= figures["test accuracy"] <= 1
         # Labels alternate 0/1 over 24 documents.
+        labels = np.arange(24) % 2
         assert figures["test majority_accuracy"] == 0.5
+        # The reported accuracy is that of the saved model on these.
+        assert figures["test accuracy"] == pytest.approx(
+            np.mean(np.argmax(predicted, -1) == labels), abs=1e-6
+        )
         assert result.model.output.shape == (None, 2)
     else:
         assert figures["task"] == "abstract_length"
@@ -94,7 +104,9 @@ def test_tfds_examples(fake_tfds, tmp_path, module, name, splits):
         assert figures["test mean_predictor_rmse"] == pytest.approx(
             labels.std(), rel=1e-5
         )
-        assert figures["test rmse"] > 0
+        assert figures["test rmse"] == pytest.approx(
+            np.sqrt(np.mean((predicted[:, 0] - labels) ** 2)), rel=1e-4
+        )
         assert result.model.output.shape == (None, 1)
 
 
@@ -106,8 +118,11 @@ def test_long_context_qa_learns_the_planted_span(tmp_path):
     figures = result.figures
     chance = figures["chance start accuracy (1 / passage tokens)"]
     assert chance == 1 / (128 - 7 - 3)
-    # 48 steps find the answer far more often than chance (0.8%).
-    assert figures["test start accuracy"] > 10 * chance
+    # 48 steps find the answer far more often than chance (0.85%): start
+    # 0.59 and exact match 0.22 when measured.
+    assert figures["test start accuracy"] > 0.3
+    assert figures["test exact match"] > 0.1
+    assert os.path.getsize(figures["learning curve"]) > 1000
     config = {
         "num_facts": 1,
         "answer_length": 2,
@@ -155,6 +170,9 @@ def test_question_answer_generation():
         # The span follows "code of <asked key> is" and ends before ".".
         assert passage[start - 4 : start] == ["code", "of", key, "is"]
         assert passage[end + 1] == "."
+        # Word j of an answer is one of the j-th share of answer words.
+        for j, word in enumerate(passage[start : end + 1]):
+            assert word in words[3][j::3]
         assert sum(w.startswith("k") and w[1:].isdigit() for w in passage) == 3
     with pytest.raises(ValueError, match="cannot hold"):
         long_context_qa.generate(config, words, 1, rng, passage_words=20)
