@@ -66,11 +66,18 @@ DEFAULTS = {
     "num_classes": 3,
     "batch_size": 8,
     "epochs": 4,
-    # From scratch, not fine-tuning: a larger step than the fine-tuning
-    # default, and no dropout (generated data have no noise to fit).
+    # From scratch, not fine-tuning: no dropout (generated data have no
+    # noise to fit), and initial weights of stddev 0.2, not BERT's 0.02:
+    # with 0.02 the attention scores stay near 0 (uniform attention) for
+    # the whole run and the model stays at chance (0.330 against a
+    # majority of 0.342; 0.478 with 0.2).
     "learning_rate": 2e-3,
     "dropout": 0.0,
-    "encoder_config": {"dropout": 0.0, "attention_dropout": 0.0},
+    "encoder_config": {
+        "dropout": 0.0,
+        "attention_dropout": 0.0,
+        "initializer_range": 0.2,
+    },
 }
 
 SMOKE = {
