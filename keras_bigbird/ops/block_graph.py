@@ -13,7 +13,12 @@ role of FlexAttention's `BlockMask`):
   tokens as keys, which every query attends on top of its key blocks (and
   which are then masked in its key blocks, so no key counts twice);
 - `key_mask`: `[batch, padded length]`, the keys that may be attended;
-- `causal`: whether query `i` only attends keys `j <= i`.
+- `causal`: whether query `i` only attends keys `j <= i`;
+- `constants`: for a graph built from values known now (a static length,
+  masks known or absent), the fields above as numpy arrays, so that the
+  masks derived from them are numpy constants too rather than in-graph
+  ops on constants (which XLA would fold at every compile, slowly: seconds
+  per compile at 16k tokens, growing with the length).
 
 Everything is linear in the length: no `[length, length]` tensor is built
 except by `dense_mask`, which is for short sequences and inspection.
@@ -42,6 +47,7 @@ class BlockGraph:
     global_tokens: Any = None
     global_valid: Any = None
     causal: bool = False
+    constants: Any = None
 
     @property
     def global_blocks(self):
@@ -55,12 +61,21 @@ class BlockGraph:
         """Key blocks per query block, global tokens' blocks included."""
         return self.key_blocks.shape[-1] + self.global_blocks
 
-    def row_slot(self):
+    def row_slot(self, xp=ops):
         """Each query token's index in `row_tokens` (which are ascending,
         so it is the number of row tokens before it): `[batch or 1,
         length]`, meaningful where `row_mask` is True."""
-        slot = ops.cumsum(ops.cast(self.row_mask, "int32"), axis=1) - 1
-        return ops.maximum(slot, 0)
+        slot = xp.cumsum(xp.cast(self.row_mask, "int32"), axis=1) - 1
+        return xp.maximum(slot, 0)
+
+    def numpy_view(self):
+        """`(xp, graph)`: numpy and a copy of this graph whose tensors are
+        its numpy `constants`, when it has them; else `(keras.ops, self)`."""
+        if self.constants is None:
+            return ops, self
+        return random_pattern.NUMPY, dataclasses.replace(
+            self, constants=None, **self.constants
+        )
 
 
 def real_blocks_of(key_mask, block_size, xp=ops):
@@ -229,8 +244,13 @@ def build_block_graph(
         graph.row_tokens, graph.row_valid = first_true(
             graph.row_mask, num_rows, xp
         )
+    constants = {}
     for field in dataclasses.fields(graph):
         value = getattr(graph, field.name)
         if value is not None and not isinstance(value, (bool, int)):
+            if xp is random_pattern.NUMPY:
+                constants[field.name] = value
             setattr(graph, field.name, ops.convert_to_tensor(value))
+    if xp is random_pattern.NUMPY:
+        graph.constants = constants
     return graph

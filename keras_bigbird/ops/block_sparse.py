@@ -7,9 +7,17 @@ with one `take` per tensor and multiplied block by block; the query tokens
 that attend every key (global blocks, global tokens) are gathered and
 attend densely; their rows replace those of the block path. Time and memory
 grow linearly with the length.
+
+The masks come from the graph alone: for a graph of constants (a static
+length, masks known or absent: `BlockGraph.constants`) they are computed
+with numpy while tracing and enter the program as constants, so XLA has no
+mask arithmetic on constants to fold at compile time.
 """
 
+import numpy as np
 from keras import ops
+
+from keras_bigbird.ops.random_pattern import NUMPY
 
 # Added to the scores of masked keys. Softmax runs in float32 (also under
 # mixed precision), where exp(-1e9) is exactly 0 and nothing overflows.
@@ -43,7 +51,11 @@ def attend(scores, mask, value, dropout=None):
         probs = ops.cast(ops.softmax(logits), scores.dtype)
     dropped = dropout(probs) if dropout is not None else probs
     output = ops.matmul(dropped, value)
-    has_key = ops.cast(ops.any(mask, axis=-1, keepdims=True), output.dtype)
+    if isinstance(mask, np.ndarray):  # a constant graph's mask
+        has_key = np.any(mask, axis=-1, keepdims=True)
+    else:
+        has_key = ops.any(mask, axis=-1, keepdims=True)
+    has_key = ops.cast(has_key, output.dtype)
     return output * has_key, probs * has_key
 
 
@@ -85,19 +97,19 @@ def _gather_blocks(x, table):
     return ops.take(flat, index, axis=0)
 
 
-def _gather_token_blocks(x, table):
+def _gather_token_blocks(x, table, xp=ops):
     """`x [batch or 1, blocks, block]` (no heads) at `table`.
 
     Returns `[batch, heads, n, s, block]`.
     """
     if x.shape[0] == 1:
-        return ops.take(x[0], table, axis=0)
+        return xp.take(x[0], table, axis=0)
     if _batch_independent(table):
-        return ops.take(x, table[0], axis=1)
-    num_blocks = ops.shape(x)[1]
-    flat = ops.reshape(x, (-1, x.shape[-1]))
-    offsets = ops.arange(ops.shape(x)[0], dtype="int32") * num_blocks
-    return ops.take(flat, table + offsets[:, None, None, None], axis=0)
+        return xp.take(x, table[0], axis=1)
+    num_blocks = xp.shape(x)[1]
+    flat = xp.reshape(x, (-1, x.shape[-1]))
+    offsets = xp.arange(xp.shape(x)[0], dtype="int32") * num_blocks
+    return xp.take(flat, table + offsets[:, None, None, None], axis=0)
 
 
 def _take_tokens(x, tokens):
@@ -115,11 +127,11 @@ def _take_tokens(x, tokens):
     return ops.take(ops.reshape(x, (-1, depth)), index, axis=0)
 
 
-def _global_blocks(graph):
+def _global_blocks(graph, xp=ops):
     """The global tokens padded to whole blocks: `(tokens, valid)`."""
     pad = graph.global_blocks * graph.block_size - graph.global_tokens.shape[-1]
     widths = ((0, 0), (0, pad))
-    return ops.pad(graph.global_tokens, widths), ops.pad(graph.global_valid, widths)
+    return xp.pad(graph.global_tokens, widths), xp.pad(graph.global_valid, widths)
 
 
 def _block_keys(graph, length, key=None, value=None):
@@ -127,13 +139,17 @@ def _block_keys(graph, length, key=None, value=None):
 
     Returns `(keys, values, mask)`: `[batch, heads, n, slots * block,
     depth]` (None when `key`/`value` is None) and bool `[batch, heads, n,
-    1 or block, slots * block]` (`block` rows when causal).
+    1 or block, slots * block]` (`block` rows when causal; numpy for a
+    graph of constants).
     """
+    xp, graph = graph.numpy_view()
     block = graph.block_size
+    if xp is NUMPY:
+        length = graph.num_blocks * block
     table, valid = graph.key_blocks, graph.key_valid
-    mask_batch = ops.shape(graph.block_key_mask)[0]
-    mask = ops.reshape(graph.block_key_mask, (mask_batch, -1, block))
-    positions = ops.reshape(ops.arange(length, dtype="int32"), (1, -1, block))
+    mask_batch = xp.shape(graph.block_key_mask)[0]
+    mask = xp.reshape(graph.block_key_mask, (mask_batch, -1, block))
+    positions = xp.reshape(xp.arange(length, dtype="int32"), (1, -1, block))
 
     def blocks(x):
         if x is None:
@@ -144,8 +160,8 @@ def _block_keys(graph, length, key=None, value=None):
 
     key, value = blocks(key), blocks(value)
     if graph.global_tokens is not None:
-        tokens, token_valid = _global_blocks(graph)
-        batch = ops.shape(tokens)[0]
+        tokens, token_valid = _global_blocks(graph, xp)
+        batch = xp.shape(tokens)[0]
         shape = (batch, graph.global_blocks, block)
 
         def with_global(x):
@@ -157,37 +173,41 @@ def _block_keys(graph, length, key=None, value=None):
             return ops.concatenate([x, extra], axis=2)
 
         key, value = with_global(key), with_global(value)
-        mask = ops.concatenate([mask, ops.reshape(token_valid, shape)], axis=1)
-        positions = ops.concatenate(
-            [positions + ops.zeros((batch, 1, 1), "int32"), ops.reshape(tokens, shape)],
+        mask = xp.concatenate([mask, xp.reshape(token_valid, shape)], axis=1)
+        positions = xp.concatenate(
+            [positions + xp.zeros((batch, 1, 1), "int32"), xp.reshape(tokens, shape)],
             axis=1,
         )
         # Every query block attends the global blocks, appended after the
         # `num_blocks` blocks of the sequence.
-        extra = graph.num_blocks + ops.arange(graph.global_blocks, dtype="int32")
+        extra = graph.num_blocks + xp.arange(graph.global_blocks, dtype="int32")
         extra = extra + table[..., :1] * 0
-        table = ops.concatenate([table, extra], axis=-1)
-        valid = ops.concatenate([valid, extra >= 0], axis=-1)
+        table = xp.concatenate([table, extra], axis=-1)
+        valid = xp.concatenate([valid, extra >= 0], axis=-1)
 
     slots = table.shape[-1]
-    key_mask = ops.logical_and(_gather_token_blocks(mask, table), valid[..., None])
-    key_mask = ops.reshape(
-        key_mask, (ops.shape(key_mask)[0], ops.shape(table)[1], -1, 1, slots * block)
+    key_mask = xp.logical_and(
+        _gather_token_blocks(mask, table, xp), valid[..., None]
+    )
+    key_mask = xp.reshape(
+        key_mask, (xp.shape(key_mask)[0], xp.shape(table)[1], -1, 1, slots * block)
     )
     if graph.causal:
-        key_positions = _gather_token_blocks(positions, table)
-        key_positions = ops.reshape(
-            key_positions, (-1, ops.shape(table)[1], ops.shape(table)[2], 1, slots * block)
+        key_positions = _gather_token_blocks(positions, table, xp)
+        key_positions = xp.reshape(
+            key_positions, (-1, xp.shape(table)[1], xp.shape(table)[2], 1, slots * block)
         )
-        query_positions = ops.reshape(
-            ops.arange(length, dtype="int32"), (-1, block, 1)
+        query_positions = xp.reshape(
+            xp.arange(length, dtype="int32"), (-1, block, 1)
         )
-        key_mask = ops.logical_and(key_mask, key_positions <= query_positions)
+        key_mask = xp.logical_and(key_mask, key_positions <= query_positions)
+
+    gather_table = ops.convert_to_tensor(table) if xp is NUMPY else table
 
     def gathered(x):
         if x is None:
             return None
-        x = _gather_blocks(x, table)
+        x = _gather_blocks(x, gather_table)
         return ops.reshape(
             x, (ops.shape(x)[0], ops.shape(x)[1], -1, slots * block, x.shape[-1])
         )
@@ -196,11 +216,15 @@ def _block_keys(graph, length, key=None, value=None):
 
 
 def _row_mask(graph, length):
-    """Keys of the query tokens that attend every key: `[b, 1, rows, len]`."""
+    """Keys of the query tokens that attend every key: `[b, 1, rows, len]`
+    (numpy for a graph of constants)."""
+    xp, graph = graph.numpy_view()
+    if xp is NUMPY:
+        length = graph.num_blocks * graph.block_size
     mask = graph.key_mask[:, None, None, :]
     if graph.causal:
-        positions = ops.arange(length, dtype="int32")[None, None, None, :]
-        mask = ops.logical_and(
+        positions = xp.arange(length, dtype="int32")[None, None, None, :]
+        mask = xp.logical_and(
             mask, positions <= graph.row_tokens[:, None, :, None]
         )
     return mask
@@ -209,7 +233,8 @@ def _row_mask(graph, length):
 def _merge_rows(graph, rows, table_rows):
     """`table_rows [batch, heads, length, x]` with the rows of `row_tokens`
     replaced by `rows [batch, heads, num_rows, x]`."""
-    back = _take_tokens(rows, graph.row_slot())
+    xp, graph = graph.numpy_view()
+    back = _take_tokens(rows, graph.row_slot(xp))
     return ops.where(graph.row_mask[:, None, :, None], back, table_rows)
 
 
