@@ -116,8 +116,6 @@ def memory_figures(compiled):
 
 def matmul_rate(jax, dtype, size, repeats=5):
     """FLOP/s of a dense `size x size` matmul in `dtype`, on this device."""
-    import jax.numpy as jnp
-
     a = jax.random.normal(jax.random.PRNGKey(0), (size, size), dtype)
     matmul = jax.jit(lambda a: a @ a)
     matmul(a).block_until_ready()
