@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from keras_bigbird.models import BigBirdClassifier
-from keras_bigbird.models import BigBirdEncoder
 from keras_bigbird.models import BigBirdQuestionAnswerer
 from keras_bigbird.models import BigBirdTokenClassifier
+from tests import test_case
 
 VOCAB = 50
 LENGTH = 32
@@ -22,12 +22,11 @@ tf_only = pytest.mark.tf_only
 
 def tiny_encoder(**kwargs):
     config = dict(
-        vocabulary_size=VOCAB, num_layers=1, num_heads=2, hidden_dim=8,
-        intermediate_dim=16, max_sequence_length=64, block_size=8,
-        max_global_tokens=4, dropout=0.0, attention_dropout=0.0, seed=1,
+        vocabulary_size=VOCAB, hidden_dim=8, intermediate_dim=16,
+        max_sequence_length=64, block_size=8, max_global_tokens=4,
+        dropout=0.0, attention_dropout=0.0, seed=1,
     )
-    config.update(kwargs)
-    return BigBirdEncoder(**config)
+    return test_case.tiny_encoder(**dict(config, **kwargs))
 
 
 @pytest.fixture(scope="module")

@@ -522,3 +522,18 @@ def test_checkpointing_is_off_in_inference():
     assert not _traces_a_remat(plain, x, mask, training=True)
     for training in (False, None):
         assert not _traces_a_remat(checkpointed, x, mask, training=training)
+
+
+def test_layer_harness(tmp_path):
+    from keras_bigbird.layers import BigBirdEncoderBlock
+    from tests import test_case
+
+    x = np.random.default_rng(0).normal(size=(2, 64, 16)).astype("float32")
+    output = test_case.run_layer_test(
+        BigBirdEncoderBlock,
+        dict(num_heads=2, intermediate_dim=32, block_size=16, dropout=0.0,
+             attention_dropout=0.0),
+        x,
+        tmp_path,
+    )
+    assert output.shape == x.shape

@@ -500,3 +500,16 @@ def test_tiny_preset_and_overrides():
     assert outputs["sequence_output"].shape == (1, 100, 32)
     with pytest.raises(ValueError, match="preset"):
         BigBirdEncoder.from_preset("bigbird_huge")
+
+
+def test_backbone_harness(tmp_path):
+    from tests import test_case
+
+    def build(dtype):
+        return test_case.tiny_encoder(dtype=dtype, max_global_tokens=8)
+
+    inputs = test_case.ids_and_mask(4, 64, 50, real=[64, 40, 17, 1])
+    inputs["segment_ids"] = (np.arange(64)[None] >= 30).astype("int32") * (
+        inputs["padding_mask"]
+    )
+    test_case.run_backbone_test(build, inputs, tmp_path)

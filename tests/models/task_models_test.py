@@ -8,17 +8,14 @@ from keras_bigbird.models import BigBirdClassifier
 from keras_bigbird.models import BigBirdEncoder
 from keras_bigbird.models import BigBirdQuestionAnswerer
 from keras_bigbird.models import BigBirdTokenClassifier
+from tests import test_case
 from tests.encoder_helpers import encoder_inputs
 
-VOCAB = 50
+VOCAB = test_case.TINY_ENCODER["vocabulary_size"]
 
 
 def encoder(**kwargs):
-    config = dict(vocabulary_size=VOCAB, num_layers=1, num_heads=2,
-                  hidden_dim=16, intermediate_dim=32, max_sequence_length=512,
-                  block_size=16, num_random_blocks=1, seed=3)
-    config.update(kwargs)
-    return BigBirdEncoder(**config)
+    return test_case.tiny_encoder(**dict(dict(num_random_blocks=1), **kwargs))
 
 
 def build(kind, **encoder_kwargs):
@@ -29,10 +26,7 @@ def build(kind, **encoder_kwargs):
     return BigBirdQuestionAnswerer(encoder(**encoder_kwargs))
 
 
-def to_numpy(outputs):
-    if isinstance(outputs, dict):
-        return {k: keras.ops.convert_to_numpy(v) for k, v in outputs.items()}
-    return keras.ops.convert_to_numpy(outputs)
+to_numpy = test_case.to_numpy
 
 
 KINDS = ["classifier", "token_classifier", "question_answerer"]
@@ -351,3 +345,26 @@ def test_global_tokens_need_an_encoder_that_takes_them():
     with pytest.raises(ValueError, match="max_global_tokens=0"):
         BigBirdQuestionAnswerer(encoder(max_global_tokens=0))
     BigBirdQuestionAnswerer(encoder(max_global_tokens=0), global_question=False)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_task_harness(kind, tmp_path):
+    inputs = test_case.ids_and_mask(4, 64, VOCAB, real=[64, 40, 17, 3])
+    inputs["segment_ids"] = (np.arange(64)[None] >= 8) * inputs["padding_mask"]
+    inputs["segment_ids"] = inputs["segment_ids"].astype("int32")
+
+    def make(dtype):
+        model = build(kind, dtype=dtype)
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        return model
+
+    y = {
+        "classifier": np.array([0, 1, 2, 3]),
+        "token_classifier": np.zeros((4, 64), "int32"),
+        "question_answerer": {"start_logits": np.array([1, 2, 3, 0]),
+                              "end_logits": np.array([2, 5, 9, 1])},
+    }[kind]
+    test_case.run_task_test(make, inputs, y, tmp_path)

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from keras_bigbird.models import BigBirdEncoder
 from keras_bigbird.preprocessing import BigBirdPreprocessor
 from keras_bigbird.preprocessing import WordPieceTokenizer
+from tests import test_case
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = [f"w{i}" for i in range(20)] + ["good", "bad"]
@@ -17,17 +17,12 @@ def tokenizer():
 def encoder(**kwargs):
     config = dict(
         vocabulary_size=40,
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
         max_sequence_length=256,
         block_size=8,
         max_global_tokens=16,
         seed=1,
     )
-    config.update(kwargs)
-    return BigBirdEncoder(**config)
+    return test_case.tiny_encoder(**dict(config, **kwargs))
 
 
 def preprocessor(enc, sequence_length=128, **kwargs):

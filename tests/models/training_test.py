@@ -20,6 +20,7 @@ from keras_bigbird.models import BigBirdClassifier
 from keras_bigbird.models import BigBirdEncoder
 from keras_bigbird.models import BigBirdQuestionAnswerer
 from keras_bigbird.models import BigBirdTokenClassifier
+from tests import test_case
 from tests.encoder_helpers import BACKEND
 from tests.encoder_helpers import assert_grads_close
 from tests.encoder_helpers import encoder_inputs
@@ -33,7 +34,6 @@ def small_encoder(**kwargs):
     config = dict(
         vocabulary_size=64,
         num_layers=2,
-        num_heads=2,
         hidden_dim=32,
         intermediate_dim=64,
         max_sequence_length=128,
@@ -43,8 +43,7 @@ def small_encoder(**kwargs):
         attention_dropout=0.1,
         seed=0,
     )
-    config.update(kwargs)
-    return BigBirdEncoder(**config)
+    return test_case.tiny_encoder(**dict(config, **kwargs))
 
 
 def sparse_crossentropy():
