@@ -70,7 +70,7 @@ class BigBirdPreprocessor(keras.layers.Layer):
     >>> preprocessor(["long text", "text"])["token_ids"].numpy()
     array([[2, 5, 6, 3],
            [2, 6, 3, 0]], dtype=int32)
-    >>> x, y, _ = preprocessor(["long text"], [1])
+    >>> x, y = preprocessor(["long text"], [1])
     >>> x["padding_mask"].numpy(), y
     (array([[ True,  True,  True,  True]]), [1])
     """
