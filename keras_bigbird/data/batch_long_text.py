@@ -5,7 +5,7 @@ import inspect
 import tensorflow as tf
 
 from keras_bigbird.preprocessing.block_packer import BlockPacker
-from keras_bigbird.preprocessing.tokenizer import Tokenizer
+from keras_bigbird.preprocessing.tokenizer import check_tokenizer
 from keras_bigbird.utils import checks
 
 # How much of a bad document an error message shows.
@@ -14,16 +14,6 @@ _PREVIEW_CHARS = 200
 # The pipeline functions have no tensor-dependent Python control flow:
 # tracing them as they are is exact and much faster than AutoGraph.
 _plain_python = tf.autograph.experimental.do_not_convert
-
-
-def check_tokenizer(tokenizer, optional=False):
-    if (tokenizer is None and optional) or isinstance(tokenizer, Tokenizer):
-        return
-    raise ValueError(
-        "Received an invalid value for argument `tokenizer`, expected a "
-        "tokenizer layer (`SentencePieceTokenizer`, `WordPieceTokenizer`)"
-        f"{' or None' if optional else ''}. Received: tokenizer={tokenizer!r}"
-    )
 
 
 def check_batch_options(caller, packer, options, taken=()):

@@ -7,19 +7,15 @@ import tensorflow as tf
 from keras_bigbird.layers.global_token_mask import RULES
 from keras_bigbird.layers.global_token_mask import global_token_mask
 from keras_bigbird.preprocessing.block_packer import BlockPacker
-from keras_bigbird.preprocessing.tokenizer import Tokenizer
+from keras_bigbird.preprocessing.tokenizer import check_tokenizer
 from keras_bigbird.utils import checks
 
 
 def _check_tokenizer(tokenizer):
+    """`tokenizer`, deserialized from its config (`from_config`)."""
     if isinstance(tokenizer, dict):
         tokenizer = keras.saving.deserialize_keras_object(tokenizer)
-    if not isinstance(tokenizer, Tokenizer):
-        raise ValueError(
-            "Received an invalid value for argument `tokenizer`, expected a "
-            "tokenizer layer (`SentencePieceTokenizer`, `WordPieceTokenizer`)."
-            f" Received: tokenizer={tokenizer!r}"
-        )
+    check_tokenizer(tokenizer)
     return tokenizer
 
 

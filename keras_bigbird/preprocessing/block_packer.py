@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_bigbird.preprocessing import token_ids
-from keras_bigbird.preprocessing.tokenizer import Tokenizer
+from keras_bigbird.preprocessing.tokenizer import check_tokenizer
 from keras_bigbird.utils import checks
 
 TRUNCATIONS = ("waterfall", "round_robin")
@@ -159,12 +159,7 @@ class BlockPacker(keras.layers.Layer):
     @classmethod
     def from_tokenizer(cls, tokenizer, max_sequence_length, **kwargs):
         """A packer with the [CLS], [SEP] and padding ids of `tokenizer`."""
-        if not isinstance(tokenizer, Tokenizer):
-            raise ValueError(
-                "Received an invalid value for argument `tokenizer`, expected "
-                "a tokenizer layer (`SentencePieceTokenizer`, "
-                f"`WordPieceTokenizer`). Received: tokenizer={tokenizer!r}"
-            )
+        check_tokenizer(tokenizer)
         ids = {}
         for argument, token in (
             ("cls_id", "cls_token"),

@@ -235,3 +235,15 @@ class Tokenizer(keras.layers.Layer):
             {argument: getattr(self, argument) for argument in SPECIAL_TOKENS}
         )
         return config
+
+
+def check_tokenizer(tokenizer, optional=False):
+    """Raises unless `tokenizer` is a tokenizer layer (or None, if
+    `optional`)."""
+    if (tokenizer is None and optional) or isinstance(tokenizer, Tokenizer):
+        return
+    raise ValueError(
+        "Received an invalid value for argument `tokenizer`, expected a "
+        "tokenizer layer (`SentencePieceTokenizer`, `WordPieceTokenizer`)"
+        f"{' or None' if optional else ''}. Received: tokenizer={tokenizer!r}"
+    )
