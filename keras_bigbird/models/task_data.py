@@ -49,9 +49,7 @@ def is_dataset(x):
 
 def holds_text(x):
     """Whether `x` is raw text (or a dataset of it) for a preprocessor."""
-    if tf is None:
-        return isinstance(x, (str, bytes)) or _is_pair(x) or _is_strings(x)
-    if isinstance(x, tf.data.Dataset):
+    if is_dataset(x):
         spec = x.element_spec
         if isinstance(spec, tuple) and not _spec_is_strings(spec):
             spec = spec[0]
@@ -124,9 +122,10 @@ def _pad(packed, width):
 def _common_width(preprocessor, texts):
     """The packed width of the longest of `texts`, a block multiple."""
     segments = texts if isinstance(texts, tuple) else (texts,)
-    ids = preprocessor.tokenizer
+    tokenize = preprocessor.tokenizer
     lengths = sum(
-        ids(tf.constant(segment)).row_lengths().numpy() for segment in segments
+        tokenize(tf.constant(segment)).row_lengths().numpy()
+        for segment in segments
     )
     longest = int(np.max(lengths, initial=0)) + 1 + len(segments)
     block = preprocessor.block_size
