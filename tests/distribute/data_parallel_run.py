@@ -23,43 +23,25 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-from keras_bigbird.models import BigBirdClassifier  # noqa: E402
-from keras_bigbird.models import BigBirdEncoder  # noqa: E402
-from tests.encoder_helpers import topic_classification_data  # noqa: E402
-
-GLOBAL_BATCH = 16
-STEPS = 3
-
-
-def build(gradient_checkpointing=True):
-    keras.utils.set_random_seed(0)
-    encoder = BigBirdEncoder(
-        vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16,
-        intermediate_dim=32, max_sequence_length=96, block_size=8,
-        num_random_blocks=1, dropout=0.1, attention_dropout=0.1,
-        gradient_checkpointing=gradient_checkpointing, seed=0,
-    )
-    model = BigBirdClassifier(encoder, num_classes=2, dropout=0.1)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-2),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model
+from tests.distribute.small_model import GLOBAL_BATCH  # noqa: E402
+from tests.distribute.small_model import LENGTH  # noqa: E402
+from tests.distribute.small_model import build  # noqa: E402
+from tests.distribute.small_model import training_data  # noqa: E402
 
 
 def main():
     devices = jax.devices()
-    x, y = topic_classification_data(GLOBAL_BATCH * STEPS, seed=0)
+    x, y = training_data()
     distribution = keras.distribution.DataParallel(devices=devices)
     with distribution.scope():
-        distributed = build()
+        distributed = build(dropout=0.1)
         initial = distributed.get_weights()
         history = distributed.fit(x, y, batch_size=GLOBAL_BATCH, epochs=1,
                                   shuffle=False, verbose=0)
         variable = distributed.trainable_variables[0].value
-        data_layout = distribution.get_data_layout((GLOBAL_BATCH, 96))
+        data_layout = distribution.get_data_layout((GLOBAL_BATCH, LENGTH))
     # One device, without checkpointing: the same updates.
-    single = build(gradient_checkpointing=False)
+    single = build(dropout=0.1, gradient_checkpointing=False)
     single.set_weights(initial)
     reference = single.fit(x, y, batch_size=GLOBAL_BATCH, epochs=1,
                            shuffle=False, verbose=0)

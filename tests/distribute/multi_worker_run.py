@@ -23,35 +23,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-GLOBAL_BATCH = 16
-STEPS = 3
-
-
-def build():
-    import keras
-
-    from keras_bigbird.models import BigBirdClassifier
-    from keras_bigbird.models import BigBirdEncoder
-
-    keras.utils.set_random_seed(0)
-    encoder = BigBirdEncoder(
-        vocabulary_size=64, num_layers=2, num_heads=2, hidden_dim=16,
-        intermediate_dim=32, max_sequence_length=96, block_size=8,
-        num_random_blocks=1, dropout=0.0, attention_dropout=0.0,
-        gradient_checkpointing=True, seed=0,
-    )
-    model = BigBirdClassifier(encoder, num_classes=2, dropout=0.0)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-2),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+from tests.distribute.small_model import GLOBAL_BATCH  # noqa: E402
+from tests.distribute.small_model import STEPS  # noqa: E402
+from tests.distribute.small_model import build  # noqa: E402
+from tests.distribute.small_model import training_data  # noqa: E402
 
 
 def dataset():
-    from tests.encoder_helpers import topic_classification_data
-
-    x, y = topic_classification_data(GLOBAL_BATCH * STEPS, seed=0)
+    x, y = training_data()
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(
         GLOBAL_BATCH, drop_remainder=True
     )
@@ -113,7 +93,6 @@ def main():
     single = "--single" in sys.argv
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.threading.set_intra_op_parallelism_threads(1)
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
     if single:
         strategy = tf.distribute.get_strategy()
         name = "single"
@@ -126,7 +105,7 @@ def main():
         )
         name = f"worker{json.loads(os.environ['TF_CONFIG'])['task']['index']}"
     with strategy.scope():
-        model = build()
+        model = build(dropout=0.0)
     initial = model.get_weights()
     history = fit(model, strategy, dataset())
     weights = model.get_weights()
