@@ -214,8 +214,7 @@ def main(argv=None):
     if task == "retrieval":
         marks += [(int(p) + 1, "key") for p in np.flatnonzero(tokens == 3)]
     if task == "needle":
-        found = np.flatnonzero(tokens[3:] == tokens[1])
-        marks += [(int(p) + 3, "needle") for p in found]
+        marks.append((long_range_tasks.needle_answer(tokens)[2], "needle"))
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     title = f"{task}, {len(tokens)} tokens, {os.path.basename(args.model)}"
     plot(layers, tokens, args.output, title, marks)

@@ -69,14 +69,17 @@ def test_listops_answers_match_an_independent_evaluator():
 
 def test_needle_is_present_exactly_once_and_labels_its_value():
     examples = tasks.needle(50, 1024, np.random.default_rng(0))
+    positions = []
     for row, label, marked in zip(*examples):
-        value, times = tasks.needle_answer(row)
+        value, times, position = tasks.needle_answer(row)
         assert times == 1 and value == label
         assert np.flatnonzero(marked).tolist() == [1]
+        # Four distractor pairs, of other keys.
+        pairs = (row >= tasks.needle_pair(0, 0)) & (row < tasks.needle_pair(
+            tasks.NEEDLE_KEYS, 0))
+        assert pairs.sum() == 5 and position >= 3
+        positions.append(position)
     # The needle lies all over the sequence, not near the question.
-    positions = [
-        np.flatnonzero(row[3:] == row[1])[0] for row in examples.token_ids
-    ]
     assert max(positions) > 700 and min(positions) < 300
 
 
@@ -138,3 +141,43 @@ def test_quick_run_writes_results(tmp_path):
     for path in report["plots"]:
         assert os.path.getsize(path) > 1000
     assert os.path.getsize(tmp_path / "m" / "needle.keras") > 0
+
+
+def test_needle_lies_mostly_beyond_a_window_models_reach():
+    # Two layers of `WindowPattern(3)` at block 16 carry the question (at
+    # position 1) at most 2 blocks further: a needle within them is the
+    # only one a window-only model can answer.
+    length = long_range.DEFAULT_SIZES["needle"]["length"]
+    examples = tasks.needle(200, length, np.random.default_rng(1))
+    reach = 3 * long_range.ENCODER["block_size"]
+    positions = [tasks.needle_answer(row)[2] for row in examples.token_ids]
+    assert np.mean(np.less(positions, reach)) < 0.15
+    # Balanced labels: no value holds more than twice its share.
+    assert np.bincount(examples.labels).max() < 2 * 200 / tasks.NEEDLE_VALUES
+
+
+def test_merge_replaces_the_same_task_and_model_and_keeps_the_rest():
+    earlier = [
+        dict(task="needle", model="bigbird", accuracy_mean=0.1),
+        dict(task="needle", model="window", accuracy_mean=0.2),
+    ]
+    new = [
+        dict(task="listops", model="dense", accuracy_mean=0.3),
+        dict(task="needle", model="bigbird", accuracy_mean=0.9),
+    ]
+    assert [
+        (r["task"], r["model"], r["accuracy_mean"])
+        for r in long_range.merged(earlier, new)
+    ] == [
+        ("needle", "bigbird", 0.9),
+        ("needle", "window", 0.2),
+        ("listops", "dense", 0.3),
+    ]
+
+
+def test_set_overrides_sizes_and_names_a_bad_pair():
+    args = long_range.parse(["--set", "length=512", "train=800"])
+    assert args.set == dict(length=512, train=800)
+    for bad in ("width=3", "length=0", "length=big"):
+        with pytest.raises(ValueError, match=f"--set.*{bad}"):
+            long_range.parse(["--set", bad])
