@@ -21,6 +21,7 @@ from keras_bigbird.preprocessing import BigBirdPreprocessor
 from keras_bigbird.preprocessing import WordPieceTokenizer
 from tests.export import toy_models
 from tests.faults.fault_cases import params
+from tests.faults.fault_cases import replaced
 
 pytestmark = pytest.mark.tf_only
 
@@ -377,13 +378,7 @@ def good(batch=2, length=9):
 def request(**changes):
     """A good `serving_default` request with entries replaced (None drops
     one)."""
-    inputs = good()
-    for name, value in changes.items():
-        if value is None:
-            inputs.pop(name)
-        else:
-            inputs[name] = value
-    return inputs
+    return replaced(good(), **changes)
 
 
 def with_entry(name, value):

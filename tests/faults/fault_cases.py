@@ -22,3 +22,14 @@ def in_graph(function, spec, value):
     """`function(value)` traced with the input signature `[spec]`: the
     values are unknown while tracing, as in `tf.data` or a SavedModel."""
     return tf.function(function, input_signature=[spec])(value)
+
+
+def replaced(inputs, **changes):
+    """`inputs` (a dict) with entries replaced; a value of None removes one."""
+    inputs = dict(inputs)
+    for name, value in changes.items():
+        if value is None:
+            inputs.pop(name)
+        else:
+            inputs[name] = value
+    return inputs

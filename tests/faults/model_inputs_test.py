@@ -11,6 +11,7 @@ from keras_bigbird.models import BigBirdClassifier
 from keras_bigbird.models import BigBirdQuestionAnswerer
 from keras_bigbird.models import BigBirdTokenClassifier
 from tests import test_case
+from tests.faults.fault_cases import replaced
 
 VOCAB = 50
 LENGTH = 32
@@ -50,13 +51,7 @@ def good_inputs(batch=BATCH, length=LENGTH):
 
 def changed(**changes):
     """Good inputs with entries replaced (None removes one)."""
-    inputs = good_inputs()
-    for name, value in changes.items():
-        if value is None:
-            inputs.pop(name)
-        else:
-            inputs[name] = value
-    return inputs
+    return replaced(good_inputs(), **changes)
 
 
 def with_entry(name, index, value, dtype="int32"):
