@@ -5,7 +5,15 @@ and `run(args) -> exit code`; this file only wires them to argparse. To add
 one (`train`, `info`, `convert`, ...), add its module to `COMMANDS`.
 
 Only the module of the command given is imported, and the modules import
-TensorFlow and Keras only in `run`, so `--help` and usage errors are quick.
+TensorFlow and Keras only in `run`. Run through the `keras-bigbird` console
+script (`keras_bigbird_cli`), which imports the package lazily, `--help`
+and usage errors import no TensorFlow and take a fraction of a second;
+before a command runs, `main` loads TensorFlow (silenced unless
+`--verbose`) and completes the package's import, so every serializable
+class is registered before a `.keras` file is read or written. `python -m
+keras_bigbird.cli` imports the whole package first: the same commands,
+slower, and TensorFlow's start-up logs are printed before `main` starts.
+
 A user error is one line on stderr and exit code 2: a usage error, or a
 `ValueError` / `OSError` (the package's argument checks raise `ValueError`
 naming the argument; `OSError` names the file). Anything else is a bug and
@@ -17,6 +25,8 @@ import importlib
 import logging
 import os
 import sys
+
+from keras_bigbird import _exports
 
 # name -> (module, one-line help)
 COMMANDS = {
@@ -132,6 +142,7 @@ def main(argv=None):
     args.command_argv = argv[position + 1 :]
     if not args.verbose:
         quiet_tensorflow()
+    _exports.finish()
     try:
         return args._run(args)
     except USER_ERRORS as error:

@@ -4,12 +4,19 @@ Importing this package registers the converted models' classes, which
 loading a saved converted model needs.
 """
 
-from keras_bigbird.convert.encoder import PretrainedBigBirdEncoder
-from keras_bigbird.convert.encoder import gelu_approximate
-from keras_bigbird.convert.google_checkpoint import from_google_checkpoint
-from keras_bigbird.convert.heads import QuestionMaskedSpanLogits
-from keras_bigbird.convert.heads import QuestionSegments
-from keras_bigbird.convert.heads import TransformersClassifier
-from keras_bigbird.convert.heads import TransformersQuestionAnswerer
-from keras_bigbird.convert.tokenizer import tokenizer_from_checkpoint
-from keras_bigbird.convert.transformers_checkpoint import from_transformers
+from keras_bigbird import _exports
+
+_exports.exports(
+    globals(),
+    names={
+        "PretrainedBigBirdEncoder": ".encoder",
+        "gelu_approximate": ".encoder",
+        "from_google_checkpoint": ".google_checkpoint",
+        "QuestionMaskedSpanLogits": ".heads",
+        "QuestionSegments": ".heads",
+        "TransformersClassifier": ".heads",
+        "TransformersQuestionAnswerer": ".heads",
+        "tokenizer_from_checkpoint": ".tokenizer",
+        "from_transformers": ".transformers_checkpoint",
+    },
+)

@@ -9,5 +9,12 @@ directory and warmup file, `check` the verification and `serving_probe`
 the clean-process client.
 """
 
-from keras_bigbird.export.check import check_export
-from keras_bigbird.export.serving import export_for_serving
+from keras_bigbird import _exports
+
+_exports.exports(
+    globals(),
+    names={
+        "check_export": ".check",
+        "export_for_serving": ".serving",
+    },
+)
