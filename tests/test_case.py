@@ -3,7 +3,8 @@
 `run_layer_test`, `run_backbone_test` and `run_task_test` check in one call
 what every layer or model owes its users: config and JSON round trips,
 `.keras` save/load with equal outputs, mixed precision, symbolic nesting in
-a user's functional model with and without the optional inputs, `predict`
+a user's functional model with and without the optional inputs,
+`summary()` and `keras.models.clone_model`, `predict`
 on a `tf.data` dataset (TensorFlow) and variable lengths. `to_numpy`,
 `assert_all_close` and `tiny_encoder` replace the per-file copies.
 """
@@ -110,6 +111,50 @@ def _symbolic_nesting(model, inputs):
         assert_all_close(outer(given), model(given), rtol=1e-5, atol=1e-6)
 
 
+def _full_inputs(model, inputs):
+    """`inputs` with every optional input given: zeros, the value each
+    optional input (`segment_ids`, `global_mask`) reads as 'none'."""
+    batch, length = np.shape(inputs["token_ids"])
+    return dict(
+        {n: np.zeros((batch, length), "int32") for n in model.optional_inputs},
+        **inputs,
+    )
+
+
+def _summary_and_clone(model, inputs):
+    """`summary()` lists the model's layers and parameter count, and
+    `keras.models.clone_model` works: on the model itself Keras returns a
+    plain `Functional` (as for every functional subclass) that takes the
+    full input dict, and on a user's model nesting ours the nested model
+    stays our class with its optional inputs. Each clone, given the
+    original's weights, computes the original's outputs."""
+    lines = []
+    model.summary(print_fn=lambda line, **_: lines.append(line))
+    text = "\n".join(lines)
+    assert model.name in text, text
+    assert f"{model.count_params():,}" in text, text
+
+    full = _full_inputs(model, inputs)
+    clone = keras.models.clone_model(model)
+    assert sorted(clone.input) == sorted(model.input)
+    clone.set_weights(model.get_weights())
+    assert_all_close(clone(full), model(full), rtol=1e-5, atol=1e-6)
+
+    required = {k: v for k, v in inputs.items()
+                if k not in model.optional_inputs}
+    symbolic = {k: keras.Input(shape=(None,), dtype="int32", name=k)
+                for k in required}
+    outer = keras.Model(symbolic, model(symbolic))
+    outer_clone = keras.models.clone_model(outer)
+    nested = [layer for layer in outer_clone.layers
+              if isinstance(layer, type(model))]
+    assert len(nested) == 1 and nested[0] is not model, outer_clone.layers
+    assert nested[0].get_config() == model.get_config()
+    outer_clone.set_weights(outer.get_weights())
+    assert_all_close(outer_clone(required), model(required), rtol=1e-5,
+                     atol=1e-6)
+
+
 def _tf_data_predict(model, inputs):
     import tensorflow as tf  # tf.data feeds every backend
 
@@ -140,6 +185,7 @@ def run_backbone_test(build, inputs, tmp_path, lengths=(32, 48)):
     _saving_round_trip(model, inputs, tmp_path)
     _mixed_precision(build, inputs, ["float16"])
     _symbolic_nesting(model, inputs)
+    _summary_and_clone(model, inputs)
     _tf_data_predict(model, inputs)
     vocabulary = model.vocabulary_size
     for length in lengths:
@@ -159,6 +205,7 @@ def run_task_test(build, inputs, y, tmp_path, float_outputs=("float32",)):
     _saving_round_trip(model, inputs, tmp_path)
     _mixed_precision(build, inputs, list(float_outputs))
     _symbolic_nesting(model, inputs)
+    _summary_and_clone(model, inputs)
     _tf_data_predict(model, inputs)
     before = to_numpy(model.trainable_weights)
     model.fit(tf.data.Dataset.from_tensor_slices((inputs, y)).batch(2),
