@@ -201,6 +201,54 @@ def test_dna_kmer_tokenizer_and_smoke_run(tmp_path):
     assert 0 < figures["test padding efficiency"] <= 1
     check_dna_test_accuracy(dna_classification, output_dir, result)
     check_dna_serves_raw_sequences(result, tmp_path)
+    curve = figures["learning curve"]
+    if curve is not None:  # None without matplotlib
+        assert curve == os.path.join(output_dir, "learning_curve.png")
+        with open(curve, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dna_default_motifs_hold_a_whole_kmer_at_any_offset(tmp_path):
+    """The defaults' reason to be learnable: a motif of 2k - 1 bases holds
+    a whole k-mer token (one of its own k-mers) wherever it starts, one of
+    2k - 2 may hold none, and the default sequences fit the packer."""
+    import dna_classification as dna
+
+    config = dna.common.parse(
+        [], dna.__doc__, dna.common.MODEL_AND_FIT, dna.DEFAULTS, dna.SMOKE,
+        dna.add_arguments,
+    )
+    k, length = config["kmer"], config["motif_length"]
+    assert (k, length) == (6, 11)
+    tokenizer = dna.kmer_tokenizer(k, str(tmp_path / "vocabulary.txt"))
+    rng = np.random.default_rng(0)
+
+    def whole_kmers(motif, offset):
+        """The motif's k-mers among the tokens of a sequence holding it
+        after `offset` bases."""
+        sequence = (
+            dna._random_bases(rng, offset) + motif
+            + dna._random_bases(rng, 3 * k)
+        )
+        ids = tokenizer(sequence).numpy()
+        pieces = [tokenizer.id_to_token(i).removeprefix("##") for i in ids]
+        kmers = {motif[i : i + k].lower() for i in range(len(motif) - k + 1)}
+        # A token wholly inside the copy starts at a multiple of k.
+        inside = [
+            pieces[j] for j in range(len(pieces))
+            if offset <= j * k and (j + 1) * k <= offset + len(motif)
+        ]
+        assert set(inside) <= kmers
+        return inside
+
+    motif = dna._random_bases(rng, length)
+    for offset in range(3 * k):
+        assert len(whole_kmers(motif, offset)) == 1
+    shorter = motif[: 2 * k - 2]
+    assert min(len(whole_kmers(shorter, o)) for o in range(k)) == 0
+    # The longest sequence's tokens, [CLS] and [SEP] fit: none is cut.
+    tokens = -(-config["max_length"] // k) + 2
+    assert tokens <= config["max_sequence_length"] < tokens + 16
 
 
 def check_dna_test_accuracy(dna, output_dir, result):
@@ -216,9 +264,16 @@ def check_dna_test_accuracy(dna, output_dir, result):
         config, motifs, config["test_examples"],
         np.random.default_rng([config["seed"], 2]),
     )
+    assert len(set(motifs)) == len(motifs) == config["num_classes"] - 1
+    assert {len(m) for m in motifs} == {config["motif_length"]}
     for sequence, label in zip(sequences, labels):
         present = [m in sequence for m in motifs]
         assert present == [c == label - 1 for c in range(len(motifs))]
+    # The baseline printed beside the accuracy is these labels' majority.
+    counts = np.bincount(labels, minlength=config["num_classes"])
+    assert result.figures["test majority_accuracy"] == pytest.approx(
+        counts.max() / len(labels)
+    )
     _, _, inputs = preprocessed(result, list(sequences))
     predicted = keras.saving.load_model(result.model_path).predict(
         {k: np.asarray(v) for k, v in inputs.items()}, verbose=0
@@ -245,7 +300,9 @@ def check_dna_serves_raw_sequences(result, tmp_path):
         np.testing.assert_array_equal(got[key], want[key])
     ids = tokenizer(long).numpy()
     assert len(ids) == 334 and tokenizer.unk_token_id not in ids
-    # 1000 bases are 334 3-mers: the packer keeps the first 254.
+    # 1000 bases are 334 3-mers: the packer keeps the first 126 (128 with
+    # [CLS] and [SEP] in --smoke).
+    assert packer.max_sequence_length == 128
     assert want["token_ids"].shape == (3, packer.max_sequence_length)
     np.testing.assert_array_equal(
         want["token_ids"][0],
