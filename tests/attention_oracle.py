@@ -207,13 +207,14 @@ def dynamic_signature(dim, with_padding_mask, with_global_mask=False):
     return specs
 
 
-def assert_close(actual, expected, rtol, err_msg="", scale=None):
+def assert_close(actual, expected, rtol, err_msg="", scale=None,
+                 min_scale=0.0):
     """`max |actual - expected| <= rtol * scale` (and finite).
 
     A tolerance relative to the scale of the whole tensor, by default
-    `max |expected|`: elementwise relative errors are meaningless for
-    entries that are nearly zero. Pass `scale` for a tensor that is zero
-    in exact arithmetic (e.g. the key-bias gradient).
+    `max |expected|` (at least `min_scale`): elementwise relative errors
+    are meaningless for entries that are nearly zero. Pass `scale` for a
+    tensor that is zero in exact arithmetic (e.g. the key-bias gradient).
     """
     actual = np.asarray(actual, np.float64)
     expected = np.asarray(expected, np.float64)
@@ -223,7 +224,7 @@ def assert_close(actual, expected, rtol, err_msg="", scale=None):
     assert np.all(np.isfinite(actual)), f"{err_msg} non-finite values"
     if scale is None:
         scale = float(np.max(np.abs(expected), initial=0.0))
-    scale = max(scale, 1e-12)
+    scale = max(scale, min_scale, 1e-12)
     error = float(np.max(np.abs(actual - expected), initial=0.0))
     assert (
         error <= rtol * scale

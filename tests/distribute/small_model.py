@@ -33,6 +33,6 @@ def build(dropout, gradient_checkpointing=True):
 
 def training_data():
     """`GLOBAL_BATCH * STEPS` topic-classification examples, seed 0."""
-    from tests.encoder_helpers import topic_classification_data
+    from tests.test_case import topic_classification_data
 
     return topic_classification_data(GLOBAL_BATCH * STEPS, seed=0)

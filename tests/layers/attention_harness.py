@@ -11,13 +11,13 @@ documented `attention_graph`.
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 from tests.attention_oracle import OracleWeights
 from tests.attention_oracle import assert_close
 from tests.attention_oracle import dynamic_signature
 from tests.attention_oracle import oracle_backward
 from tests.attention_oracle import oracle_forward
+from tests.test_case import to_numpy
 
 BACKEND = keras.backend.backend()
 RTOL = 1e-5  # float32 against the float64 oracle, relative to the scale
@@ -116,12 +116,6 @@ def global_tokens(batch, length, count, rng):
     for b in range(batch):
         mask[b, rng.permutation(length)[:count]] = True
     return mask
-
-
-def to_numpy(x):
-    if isinstance(x, (tuple, list)):
-        return type(x)(to_numpy(t) for t in x)
-    return np.asarray(ops.convert_to_numpy(x))
 
 
 def inputs(rng, batch, length, dim, scale=1.5):

@@ -10,12 +10,9 @@ from tests.attention_oracle import OracleWeights
 from tests.attention_oracle import assert_close
 from tests.attention_oracle import dynamic_signature
 from tests.attention_oracle import oracle_forward
+from tests.test_case import to_numpy
 
 RTOL = 1e-5
-
-
-def to_numpy(x):
-    return np.asarray(keras.ops.convert_to_numpy(x), np.float64)
 
 
 def oracle(layer, x, mask):

@@ -10,8 +10,8 @@ from keras_bigbird.ops import original_pattern
 from keras_bigbird.patterns import BigBirdPattern
 from keras_bigbird.patterns import OriginalBigBirdPattern
 from keras_bigbird.patterns import WindowPattern
-from tests.encoder_helpers import BACKEND
-from tests.encoder_helpers import encoder_inputs
+from tests import test_case
+from tests.test_case import encoder_inputs
 
 VOCAB = 97
 
@@ -30,12 +30,10 @@ def tiny_encoder(**kwargs):
         attention_dropout=0.1,
         seed=5,
     )
-    config.update(kwargs)
-    return BigBirdEncoder(**config)
+    return test_case.tiny_encoder(**dict(config, **kwargs))
 
 
-def numpy_outputs(outputs):
-    return {k: keras.ops.convert_to_numpy(v) for k, v in outputs.items()}
+numpy_outputs = test_case.to_numpy
 
 
 # === Shapes, lengths and padding ===
@@ -503,8 +501,6 @@ def test_tiny_preset_and_overrides():
 
 
 def test_backbone_harness(tmp_path):
-    from tests import test_case
-
     def build(dtype):
         return test_case.tiny_encoder(dtype=dtype, max_global_tokens=8)
 

@@ -24,7 +24,7 @@ import keras  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 from keras_bigbird.models import BigBirdClassifier  # noqa: E402
 from keras_bigbird.models import BigBirdEncoder  # noqa: E402
-from tests.encoder_helpers import topic_classification_data  # noqa: E402
+from tests.test_case import topic_classification_data  # noqa: E402
 
 
 def build(gradient_checkpointing, dropout):

@@ -9,7 +9,7 @@ from keras_bigbird.models import BigBirdEncoder
 from keras_bigbird.models import BigBirdQuestionAnswerer
 from keras_bigbird.models import BigBirdTokenClassifier
 from tests import test_case
-from tests.encoder_helpers import encoder_inputs
+from tests.test_case import encoder_inputs
 
 VOCAB = test_case.TINY_ENCODER["vocabulary_size"]
 

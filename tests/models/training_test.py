@@ -21,11 +21,11 @@ from keras_bigbird.models import BigBirdEncoder
 from keras_bigbird.models import BigBirdQuestionAnswerer
 from keras_bigbird.models import BigBirdTokenClassifier
 from tests import test_case
-from tests.encoder_helpers import BACKEND
-from tests.encoder_helpers import assert_grads_close
-from tests.encoder_helpers import encoder_inputs
-from tests.encoder_helpers import loss_and_grads
-from tests.encoder_helpers import topic_classification_data
+from tests.test_case import BACKEND
+from tests.test_case import assert_grads_close
+from tests.test_case import encoder_inputs
+from tests.test_case import loss_and_grads
+from tests.test_case import topic_classification_data
 
 REQUIRED_ACCURACY = 0.95
 
