@@ -303,40 +303,26 @@ def resolve_preprocessor(preprocessor, encoder):
     """`preprocessor` deserialized and checked against `encoder`."""
     if preprocessor is None:
         return None
-    if isinstance(preprocessor, dict):
-        preprocessor = keras.saving.deserialize_keras_object(preprocessor)
+    # Imported first: it registers the class a saved config names.
     from keras_bigbird.preprocessing.bigbird_preprocessor import (
         BigBirdPreprocessor,
     )
 
+    if isinstance(preprocessor, dict):
+        preprocessor = keras.saving.deserialize_keras_object(preprocessor)
     if not isinstance(preprocessor, BigBirdPreprocessor):
         raise ValueError(
             "Received an invalid value for argument `preprocessor`, expected "
             "a `BigBirdPreprocessor` or None. Received: "
             f"preprocessor={preprocessor!r}"
         )
-    if encoder is not None:
-        problems = []
-        if preprocessor.sequence_length > encoder.max_sequence_length:
-            problems.append(
-                f"sequence_length={preprocessor.sequence_length} > the "
-                f"encoder's max_sequence_length={encoder.max_sequence_length}"
-            )
-        if preprocessor.block_size != encoder.block_size:
-            problems.append(
-                f"block_size={preprocessor.block_size} != the encoder's "
-                f"block_size={encoder.block_size}"
-            )
-        size = preprocessor.tokenizer.vocabulary_size()
-        if size > encoder.vocabulary_size:
-            problems.append(
-                f"a vocabulary of {size} ids > the encoder's "
-                f"vocabulary_size={encoder.vocabulary_size}"
-            )
-        if problems:
-            raise ValueError(
-                "Received an invalid value for argument `preprocessor`: it "
-                "does not fit the encoder: " + "; ".join(problems) + ". Build "
-                "it with `BigBirdPreprocessor.from_encoder(encoder, tokenizer)`."
-            )
+    problems = [] if encoder is None else [
+        problem for _, problem in preprocessor.encoder_mismatches(encoder)
+    ]
+    if problems:
+        raise ValueError(
+            "Received an invalid value for argument `preprocessor`: it "
+            "does not fit the encoder: " + "; ".join(problems) + ". Build "
+            "it with `BigBirdPreprocessor.from_encoder(encoder, tokenizer)`."
+        )
     return preprocessor

@@ -127,25 +127,47 @@ class BigBirdPreprocessor(keras.layers.Layer):
         longest = encoder.max_sequence_length
         if sequence_length is None:
             sequence_length = longest
-        elif isinstance(sequence_length, int) and sequence_length > longest:
-            raise ValueError(
-                "Received an invalid value for argument `sequence_length`: "
-                f"the encoder takes at most max_sequence_length={longest} "
-                f"tokens. Received: sequence_length={sequence_length}"
-            )
-        if tokenizer.vocabulary_size() > encoder.vocabulary_size:
-            raise ValueError(
-                "Received an invalid value for argument `tokenizer`: its "
-                f"vocabulary has {tokenizer.vocabulary_size()} ids, more "
-                f"than the encoder's vocabulary_size={encoder.vocabulary_size}"
-                f". Received: tokenizer={tokenizer!r}"
-            )
-        return cls(
+        preprocessor = cls(
             tokenizer,
             sequence_length=sequence_length,
             block_size=encoder.block_size,
             **kwargs,
         )
+        for argument, problem in preprocessor.encoder_mismatches(encoder):
+            value = {"sequence_length": sequence_length}.get(argument, tokenizer)
+            raise ValueError(
+                f"Received an invalid value for argument `{argument}`: "
+                f"{problem}. Received: {argument}={value!r}"
+            )
+        return preprocessor
+
+    def encoder_mismatches(self, encoder):
+        """What keeps this preprocessor from feeding `encoder`: a list of
+        `(argument, problem)`, empty when it fits. The one check of
+        `from_encoder` and of a task's `preprocessor=` argument."""
+        problems = []
+        longest = encoder.max_sequence_length
+        if self.sequence_length > longest:
+            problems.append((
+                "sequence_length",
+                f"sequence_length={self.sequence_length} > the encoder's "
+                f"max_sequence_length={longest} (it takes at most "
+                f"{longest} tokens)",
+            ))
+        if self.block_size != encoder.block_size:
+            problems.append((
+                "block_size",
+                f"block_size={self.block_size} != the encoder's "
+                f"block_size={encoder.block_size}",
+            ))
+        size = self.tokenizer.vocabulary_size()
+        if size > encoder.vocabulary_size:
+            problems.append((
+                "tokenizer",
+                f"its vocabulary has {size} ids, more than the encoder's "
+                f"vocabulary_size={encoder.vocabulary_size}",
+            ))
+        return problems
 
     @property
     def sequence_length(self):

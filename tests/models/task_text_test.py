@@ -186,6 +186,11 @@ def test_a_preprocessor_that_does_not_fit_the_encoder_is_an_error():
             text_fixtures.encoder(block_size=16), num_classes=2,
             preprocessor=wide,
         )
+    with pytest.raises(ValueError, match=r"preprocessor.*27 ids.*=20"):
+        BigBirdClassifier(
+            text_fixtures.encoder(vocabulary_size=20, max_sequence_length=128),
+            num_classes=2, preprocessor=wide,
+        )
 
 
 @pytest.mark.parametrize("kind", ["tagger", "answerer"])
