@@ -105,8 +105,10 @@ def run_text_task(argv, description, defaults, smoke):
     return train(config)
 
 
-def learning_curve(history, metrics, path, title):
-    """Plots `history[m]` per epoch for each of `metrics` into a small PNG.
+def learning_curve(history, metrics, path, title, baseline=None):
+    """Plots `history[m]` per epoch for each of `metrics` into a small PNG,
+    with `baseline` (`(label, value)`, e.g. the majority class) as a dashed
+    line, so the picture alone shows whether the model learned.
 
     Returns `path`, or None when matplotlib is not installed (it is
     optional: the summary line says the same in words).
@@ -122,6 +124,9 @@ def learning_curve(history, metrics, path, title):
     for name, label in metrics.items():
         values = history[name]
         axis.plot(range(1, len(values) + 1), values, marker=".", label=label)
+    if baseline is not None:
+        axis.axhline(baseline[1], color="gray", linestyle="--",
+                     label=f"{baseline[0]} ({baseline[1]:.3f})")
     axis.set_xlabel("epoch")
     axis.set_title(title, fontsize=9)
     axis.legend(fontsize=7)

@@ -315,6 +315,7 @@ def main(argv=None):
             os.path.join(output_dir, "learning_curve.png"),
             f"dna_classification: {config['num_classes']} classes, "
             f"{config['kmer']}-mers",
+            baseline=("test majority class", baseline["majority_accuracy"]),
         ),
         "model": result.model_path,
     }

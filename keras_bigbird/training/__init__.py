@@ -17,6 +17,7 @@ _exports.exports(
         "label_baseline": ".text",
         "text_tokenizer": ".text",
         "encoder_from_options": ".train",
+        "learning_rate_schedule": ".train",
         "train": ".train",
     },
 )

@@ -127,7 +127,7 @@ def test_long_context_qa_learns_the_planted_span(tmp_path):
         "num_facts": 1,
         "answer_length": 2,
         "num_keys": 100,
-        "num_values": 100,
+        "num_values": long_context_qa.DEFAULTS["num_values"],
         "filler_words": 200,
         "seed": 0,
         "max_sequence_length": 128,
@@ -160,22 +160,43 @@ def test_question_answer_generation():
     }
     rng = np.random.default_rng(1)
     words = long_context_qa.make_vocabulary(config, rng)
-    questions, passages, spans = long_context_qa.generate(
-        config, words, 20, rng, passage_words=300
-    )
-    for question, passage, (start, end) in zip(questions, passages, spans):
-        passage = passage.split()
-        assert len(passage) == 300 and end - start == 2
-        key = question.split()[-2]
-        # The span follows "code of <asked key> is" and ends before ".".
-        assert passage[start - 4 : start] == ["code", "of", key, "is"]
-        assert passage[end + 1] == "."
-        # Word j of an answer is one of the j-th share of answer words.
-        for j, word in enumerate(passage[start : end + 1]):
-            assert word in words[3][j::3]
-        assert sum(w.startswith("k") and w[1:].isdigit() for w in passage) == 3
+    asked = set()
+    for same_attribute in (False, True):
+        config["same_attribute"] = same_attribute
+        questions, passages, spans = long_context_qa.generate(
+            config, words, 20, rng, passage_words=300
+        )
+        for question, passage, (start, end) in zip(questions, passages, spans):
+            passage = passage.split()
+            assert len(passage) == 300 and end - start == 2
+            attribute, key = question.split()[3], question.split()[-2]
+            asked.add(attribute)
+            # The span follows "<asked attribute> of <asked key> is" and
+            # ends before ".".
+            assert passage[start - 4 : start] == [attribute, "of", key, "is"]
+            assert passage[end + 1] == "."
+            # Word j of an answer is one of the j-th share of the words of
+            # its attribute.
+            for j, word in enumerate(passage[start : end + 1]):
+                assert word in words[3][attribute][j::3]
+            keys = [w for w in passage if w in words[2]]
+            assert len(set(keys)) == 3
+            # Each fact gives its own attribute, or all give a code.
+            facts = [passage[i - 2] for i, w in enumerate(passage)
+                     if w in words[2]]
+            assert len(facts) == 3
+            if same_attribute:
+                assert facts == ["code"] * 3
+            else:
+                assert len(set(facts)) == 3
+                assert set(facts) <= set(long_context_qa.ATTRIBUTES)
+    # The question names each attribute in turn, so it decides the answer.
+    assert len(asked) >= 5
     with pytest.raises(ValueError, match="cannot hold"):
         long_context_qa.generate(config, words, 1, rng, passage_words=20)
+    config.update(same_attribute=False, num_facts=9, num_keys=10)
+    with pytest.raises(ValueError, match="num_facts=9 > 8 attributes"):
+        long_context_qa.generate(config, words, 1, rng, passage_words=300)
 
 
 def test_dna_kmer_tokenizer_and_smoke_run(tmp_path):
