@@ -100,7 +100,9 @@ def task_data(task, size, split, length=None):
     count = size["train"] if split == "train" else size["test"]
     length = length or size["length"]
     seed = [index, ("train", "test").index(split.split("@")[0]), length]
-    return generate(count, length, np.random.default_rng(seed))
+    # The needle's and retrieval's distractors, when a size sets them.
+    extra = {k: size[k] for k in TASK_KEYS if k in size}
+    return generate(count, length, np.random.default_rng(seed), **extra)
 
 
 def build_model(task, model_name, length, seed, eager=False, encoder=None):
@@ -464,10 +466,21 @@ def parse(argv):
     if args.quick and argv is not None and "--seeds" not in argv:
         args.seeds = [0]
     args.set = size_overrides(args.set)
+    for key in set(args.set) & set(TASK_KEYS):
+        others = [t for t in args.tasks if t not in DISTRACTOR_TASKS]
+        if others:
+            raise ValueError(
+                f"--set {key}=... is an argument of the tasks "
+                f"{DISTRACTOR_TASKS} only; the chosen tasks include "
+                f"{others}. Received: --tasks {' '.join(args.tasks)}"
+            )
     return args
 
 
-SIZE_KEYS = ("length", "train", "test", "epochs", "batch")
+SIZE_KEYS = ("length", "train", "test", "epochs", "batch", "distractors")
+# Size keys that are arguments of the task's generator (retrieval, needle).
+TASK_KEYS = ("distractors",)
+DISTRACTOR_TASKS = ("retrieval", "needle")
 
 
 def size_overrides(pairs):
@@ -475,10 +488,12 @@ def size_overrides(pairs):
     overrides = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        if key not in SIZE_KEYS or not value.isdigit() or int(value) < 1:
+        least = 0 if key in TASK_KEYS else 1
+        if key not in SIZE_KEYS or not value.isdigit() or int(value) < least:
             raise ValueError(
                 f"--set takes KEY=VALUE with KEY one of {SIZE_KEYS} and a "
-                f"positive integer VALUE. Received: {pair!r}"
+                "positive integer VALUE (distractors: 0 or more). "
+                f"Received: {pair!r}"
             )
         overrides[key] = int(value)
     return overrides

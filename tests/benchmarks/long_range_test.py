@@ -178,6 +178,27 @@ def test_merge_replaces_the_same_task_and_model_and_keeps_the_rest():
 def test_set_overrides_sizes_and_names_a_bad_pair():
     args = long_range.parse(["--set", "length=512", "train=800"])
     assert args.set == dict(length=512, train=800)
-    for bad in ("width=3", "length=0", "length=big"):
+    for bad in ("width=3", "length=0", "length=big", "distractors=-1"):
         with pytest.raises(ValueError, match=f"--set.*{bad}"):
             long_range.parse(["--set", bad])
+    args = long_range.parse(["--tasks", "needle", "--set", "distractors=0"])
+    assert args.set == dict(distractors=0)
+    with pytest.raises(ValueError, match=r"distractors.*\['listops'\]"):
+        long_range.parse(["--tasks", "needle", "listops", "--set",
+                          "distractors=2"])
+
+
+def test_distractors_reach_the_generator():
+    size = dict(long_range.DEFAULT_SIZES["needle"], length=64, test=20)
+    for distractors in (0, 3):
+        data = long_range.task_data(
+            "needle", dict(size, distractors=distractors), "test"
+        )
+        pairs = [tasks.needle_answer(row) for row in data.token_ids]
+        assert all(count == 1 for _, count, _ in pairs)
+        planted = [
+            int(((row >= tasks._FIRST_PAIR)
+                 & (row < tasks._FIRST_NEEDLE_FILLER)).sum())
+            for row in data.token_ids
+        ]
+        assert planted == [1 + distractors] * 20
