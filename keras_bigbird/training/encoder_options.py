@@ -133,13 +133,19 @@ def check_with_preset(preset, encoder_config):
     """Raises `ValueError` naming `--encoder-config` when its keys, with the
     `preset`'s, cannot make an encoder: the checks that need Keras.
 
-    An unknown `preset` raises `preset_config`'s error naming `preset`.
+    An unknown `preset` raises `preset_config`'s error naming `preset`; a
+    checkpoint directory (or `hf://` name) is only checked to be one here:
+    its config fixes the sizes, and loading it checks the keys.
     """
     import keras
 
     from keras_bigbird import patterns
+    from keras_bigbird.models.presets import PRESETS
+    from keras_bigbird.models.presets import checkpoint_directory
     from keras_bigbird.models.presets import preset_config
 
+    if preset not in PRESETS and checkpoint_directory(preset) is not None:
+        return
     encoder_config = encoder_config or {}
     config = preset_config(preset, **encoder_config)
     problems = []

@@ -204,7 +204,9 @@ def add_model_arguments(parser):
     group.add_argument(
         "--preset",
         help="BigBirdEncoder preset: bigbird_tiny, bigbird_roberta_base, "
-        "bigbird_roberta_large (architecture only: no weights)",
+        "bigbird_roberta_large (architecture only: no weights), or a "
+        "transformers checkpoint directory or hf://owner/name (fine-tunes "
+        "its weights with its spiece.model tokenizer)",
     )
     group.add_argument(
         "--encoder-config",

@@ -11,6 +11,7 @@ from keras_bigbird.data import load_long_text
 from keras_bigbird.data import load_text_files
 from keras_bigbird.models import BigBirdClassifier
 from keras_bigbird.models import BigBirdEncoder
+from keras_bigbird.models.presets import checkpoint_directory
 from keras_bigbird.preprocessing import BlockPacker
 from keras_bigbird.training.encoder_options import check_encoder_config
 from keras_bigbird.training.holdout import count_batches
@@ -219,6 +220,78 @@ def encoder_from_options(config, vocabulary_size):
     )
 
 
+def _from_scratch(config):
+    """The tokenizer (given or trained) and an untrained encoder of the
+    built-in `preset`."""
+    vocabulary_file = (
+        config["sentencepiece_model"] or config["wordpiece_vocabulary"]
+    )
+    if not vocabulary_file:
+        # The SentencePiece model to train will have `vocabulary_size` ids.
+        _check_encoder_config(
+            config,
+            config["vocabulary_size"],
+            f"vocabulary_size={config['vocabulary_size']}",
+        )
+    tokenizer = text_tokenizer(
+        config["output_dir"],
+        sentencepiece_model=config["sentencepiece_model"],
+        wordpiece_vocabulary=config["wordpiece_vocabulary"],
+        lowercase=config["lowercase"],
+        texts=lambda: _training_texts(config),
+        vocabulary_size=config["vocabulary_size"],
+    )
+    if vocabulary_file:
+        _check_encoder_config(
+            config, tokenizer.vocabulary_size(), repr(vocabulary_file)
+        )
+    return tokenizer, encoder_from_options(config, tokenizer.vocabulary_size())
+
+
+def _pretrained(config, checkpoint):
+    """The tokenizer and the converted encoder of a transformers checkpoint
+    (`preset` a directory or `hf://` name): fine-tuning its weights."""
+    from keras_bigbird.models.presets import load_encoder
+    from keras_bigbird.models.presets import load_tokenizer
+
+    preset = config["preset"]
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ("sentencepiece_model", "wordpiece_vocabulary")
+        if config[name]
+    ]
+    if given:
+        raise ValueError(
+            f"Received conflicting options: --preset {preset} is a "
+            f"checkpoint, whose embeddings belong to its own tokenizer, and "
+            f"{given[0]} gives another. Drop {given[0]}."
+        )
+    tokenizer = load_tokenizer(checkpoint)
+    if tokenizer is None:
+        raise ValueError(
+            f"Received an invalid value for option `preset`: the checkpoint "
+            f"{checkpoint!r} holds no spiece.model, and fine-tuning needs "
+            f"the tokenizer its embeddings were trained with. Received: "
+            f"preset={preset!r}"
+        )
+    encoder = load_encoder(checkpoint, **(config["encoder_config"] or {}))
+    if config["max_sequence_length"] > encoder.max_sequence_length:
+        raise ValueError(
+            "Received an invalid value for option `max_sequence_length`: "
+            f"the checkpoint has {encoder.max_sequence_length} positions. "
+            f"Received: max_sequence_length={config['max_sequence_length']}"
+        )
+    if encoder.num_segments < 1:
+        raise ValueError(
+            f"Received an invalid value for option `preset`: the checkpoint "
+            f"{checkpoint!r} has no segment embeddings, and `train` feeds "
+            f"segment ids. Received: preset={preset!r}"
+        )
+    # Made once the checkpoint loads: a failure leaves nothing behind.
+    os.makedirs(config["output_dir"], exist_ok=True)
+    return tokenizer, encoder
+
+
 def train(config):
     """Trains a `BigBirdClassifier` on documents and labels, and saves it.
 
@@ -227,9 +300,14 @@ def train(config):
     1. A tokenizer: the SentencePiece model or WordPiece vocabulary given,
        or a SentencePiece model trained on up to `tokenizer_documents`
        training documents (`train_sentencepiece`), saved in `output_dir`.
-    2. A `BigBirdEncoder` from `preset` (architecture only, no pretrained
-       weights) sized to the vocabulary and `max_sequence_length`, and a
-       `BlockPacker` with its block size.
+    2. A `BigBirdEncoder` from `preset` (a built-in name: architecture
+       only, no pretrained weights) sized to the vocabulary and
+       `max_sequence_length`, and a `BlockPacker` with its block size. A
+       transformers checkpoint directory or `hf://` name as `preset` is
+       fine-tuned instead: its converted encoder and its `spiece.model`
+       tokenizer (`presets.load_encoder`, `presets.load_tokenizer`; no
+       tokenizer option may be given, and `max_sequence_length` is at most
+       its positions).
     3. The data: `load_text_files` on `data` (CSV, TSV, JSONL, a directory
        of `<label>/<document>.txt`) or `load_long_text` on the TFDS dataset
        `tfds`, as length-bucketed batches.
@@ -280,31 +358,13 @@ def train(config):
     ```
     """
     config = _check_config(config)
-    vocabulary_file = (
-        config["sentencepiece_model"] or config["wordpiece_vocabulary"]
-    )
-    if not vocabulary_file:
-        # The SentencePiece model to train will have `vocabulary_size` ids.
-        _check_encoder_config(
-            config,
-            config["vocabulary_size"],
-            f"vocabulary_size={config['vocabulary_size']}",
-        )
     output_dir = config["output_dir"]
     keras.utils.set_random_seed(config["seed"])
-    tokenizer = text_tokenizer(
-        output_dir,
-        sentencepiece_model=config["sentencepiece_model"],
-        wordpiece_vocabulary=config["wordpiece_vocabulary"],
-        lowercase=config["lowercase"],
-        texts=lambda: _training_texts(config),
-        vocabulary_size=config["vocabulary_size"],
-    )
-    if vocabulary_file:
-        _check_encoder_config(
-            config, tokenizer.vocabulary_size(), repr(vocabulary_file)
-        )
-    encoder = encoder_from_options(config, tokenizer.vocabulary_size())
+    checkpoint = checkpoint_directory(config.get("preset", DEFAULTS["preset"]))
+    if checkpoint is not None:
+        tokenizer, encoder = _pretrained(config, checkpoint)
+    else:
+        tokenizer, encoder = _from_scratch(config)
     packer = BlockPacker.from_tokenizer(
         tokenizer, config["max_sequence_length"], block_size=encoder.block_size
     )
