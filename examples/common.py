@@ -7,6 +7,7 @@ options`), so an example's run can be repeated from the command line, and
 """
 
 import argparse
+import sys
 
 from keras_bigbird.training import options
 
@@ -28,7 +29,8 @@ class _HelpFormatter(
     """Keeps the docstring's layout and shows every default."""
 
 
-def parse(argv, description, groups, defaults, smoke, add_arguments=None):
+def parse(argv, description, groups, defaults, smoke, add_arguments=None,
+          ignored=()):
     """Parses an example's flags into a dict of options.
 
     Args:
@@ -40,6 +42,10 @@ def parse(argv, description, groups, defaults, smoke, add_arguments=None):
             `keras_bigbird.training.options.DEFAULTS`.
         smoke: what `--smoke` changes on top of `SMOKE`.
         add_arguments: adds the example's own flags to the parser.
+        ignored: option names (`"patience"`) of the shared groups that the
+            example does not use: hidden from `--help`, and a usage error
+            (exit 2, naming the flag) when given, rather than silently
+            dropped.
 
     Returns:
         A dict of options, `smoke` included.
@@ -57,8 +63,37 @@ def parse(argv, description, groups, defaults, smoke, add_arguments=None):
         action="store_true",
         help="a few steps of a tiny model on short sequences (CI)",
     )
+    flags_of = {a.dest: a.option_strings for a in parser._actions}
+    for name in ignored:
+        for action in parser._actions:
+            if action.dest == name:
+                action.help = argparse.SUPPRESS
+    given = sys.argv[1:] if argv is None else argv
+    for name in ignored:
+        for flag in flags_of[name]:
+            if any(a == flag or a.startswith(flag + "=") for a in given):
+                parser.error(f"{flag} does not apply to this example")
     return options.parse_config(
         parser, argv, {**options.DEFAULTS, **defaults}, {**SMOKE, **smoke}
+    )
+
+
+def add_split_arguments(group, noun, validation, test):
+    """`--train-examples` (its default in the example's DEFAULTS),
+    `--validation-examples` and `--test-examples`: how many generated
+    `noun` each split holds."""
+    group.add_argument("--train-examples", type=int, help=f"{noun} to train on")
+    group.add_argument(
+        "--validation-examples",
+        type=int,
+        default=validation,
+        help=f"{noun} evaluated after each epoch",
+    )
+    group.add_argument(
+        "--test-examples",
+        type=int,
+        default=test,
+        help=f"{noun} evaluated at the end",
     )
 
 

@@ -124,18 +124,7 @@ SMOKE = {
 
 def add_arguments(parser):
     group = parser.add_argument_group("synthetic task")
-    group.add_argument(
-        "--train-examples", type=int, help="examples to train on"
-    )
-    group.add_argument(
-        "--validation-examples",
-        type=int,
-        default=100,
-        help="examples evaluated after each epoch",
-    )
-    group.add_argument(
-        "--test-examples", type=int, default=500, help="examples of the test"
-    )
+    common.add_split_arguments(group, "examples", validation=100, test=500)
     group.add_argument(
         "--num-facts",
         type=int,
@@ -308,7 +297,8 @@ def main(argv=None):
     """Runs the example; returns the `TrainingResult`."""
     started = time.perf_counter()
     config = common.parse(
-        argv, __doc__, common.MODEL_AND_FIT, DEFAULTS, SMOKE, add_arguments
+        argv, __doc__, common.MODEL_AND_FIT, DEFAULTS, SMOKE, add_arguments,
+        ignored=("bucket_width", "patience", "validation_fraction"),
     )
     keras.utils.set_random_seed(config["seed"])
     output_dir = config["output_dir"]

@@ -2,6 +2,7 @@
 tfds.testing.mock_data with long generated documents."""
 
 import glob
+import importlib
 import json
 import os
 
@@ -415,3 +416,21 @@ def test_example_runs_as_a_script():
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("usage: dna_classification.py")
     assert "--kmer KMER" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "example, flag",
+    [
+        ("long_context_qa", "--patience"),
+        ("long_context_qa", "--bucket-width"),
+        ("dna_classification", "--validation-fraction"),
+    ],
+)
+def test_a_flag_the_example_does_not_use_is_a_usage_error(
+    example, flag, capsys
+):
+    module = importlib.import_module(example)
+    with pytest.raises(SystemExit) as exit:
+        module.main([f"{flag}=3"])
+    assert exit.value.code == 2
+    assert f"{flag} does not apply to this example" in capsys.readouterr().err

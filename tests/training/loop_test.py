@@ -2,7 +2,6 @@
 constant prediction, `EarlyStopping` once the loss is below it."""
 
 import keras
-import pytest
 
 from keras_bigbird.training.loop import EarlyStoppingOnceLearned
 
