@@ -35,6 +35,8 @@ seed-0 `bigbird_global` model of each task is saved to
     python benchmarks/long_range.py --scale --tasks needle
     python benchmarks/long_range.py --tasks needle --set length=512 \
         --initializer-range 0.2 --output /tmp/needle   # probe a change
+    python benchmarks/long_range.py --tasks needle --set span=16 \
+        distractors=0 --output /tmp/needle   # a stronger needle
     python benchmarks/long_range.py --tasks listops --merge  # add to docs/
 
 `--merge` keeps the earlier results of `--output` for the (task, model)
@@ -467,20 +469,21 @@ def parse(argv):
         args.seeds = [0]
     args.set = size_overrides(args.set)
     for key in set(args.set) & set(TASK_KEYS):
-        others = [t for t in args.tasks if t not in DISTRACTOR_TASKS]
+        others = [t for t in args.tasks if t not in TASK_KEYS[key]]
         if others:
             raise ValueError(
                 f"--set {key}=... is an argument of the tasks "
-                f"{DISTRACTOR_TASKS} only; the chosen tasks include "
+                f"{TASK_KEYS[key]} only; the chosen tasks include "
                 f"{others}. Received: --tasks {' '.join(args.tasks)}"
             )
     return args
 
 
-SIZE_KEYS = ("length", "train", "test", "epochs", "batch", "distractors")
-# Size keys that are arguments of the task's generator (retrieval, needle).
-TASK_KEYS = ("distractors",)
-DISTRACTOR_TASKS = ("retrieval", "needle")
+SIZE_KEYS = (
+    "length", "train", "test", "epochs", "batch", "distractors", "span",
+)
+# Size keys that are arguments of a task's generator, and their tasks.
+TASK_KEYS = {"distractors": ("retrieval", "needle"), "span": ("needle",)}
 
 
 def size_overrides(pairs):
@@ -488,7 +491,7 @@ def size_overrides(pairs):
     overrides = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        least = 0 if key in TASK_KEYS else 1
+        least = 0 if key == "distractors" else 1
         if key not in SIZE_KEYS or not value.isdigit() or int(value) < least:
             raise ValueError(
                 f"--set takes KEY=VALUE with KEY one of {SIZE_KEYS} and a "

@@ -202,3 +202,11 @@ def test_distractors_reach_the_generator():
             for row in data.token_ids
         ]
         assert planted == [1 + distractors] * 20
+    # A span writes the needle that many times in a row, and only it.
+    data = long_range.task_data("needle", dict(size, span=8), "test")
+    for row, label in zip(data.token_ids, data.labels):
+        value, count, first = tasks.needle_answer(row)
+        assert value == label and count == 8
+        assert (row[first : first + 8] == row[first]).all()
+    with pytest.raises(ValueError, match=r"span.*\('needle',\).*listops"):
+        long_range.parse(["--tasks", "needle", "listops", "--set", "span=4"])
