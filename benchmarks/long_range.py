@@ -102,7 +102,7 @@ def task_data(task, size, split, length=None):
     count = size["train"] if split == "train" else size["test"]
     length = length or size["length"]
     seed = [index, ("train", "test").index(split.split("@")[0]), length]
-    # The needle's and retrieval's distractors, when a size sets them.
+    # The generator arguments a size sets (distractors, span).
     extra = {k: size[k] for k in TASK_KEYS if k in size}
     return generate(count, length, np.random.default_rng(seed), **extra)
 

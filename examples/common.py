@@ -63,14 +63,12 @@ def parse(argv, description, groups, defaults, smoke, add_arguments=None,
         action="store_true",
         help="a few steps of a tiny model on short sequences (CI)",
     )
-    flags_of = {a.dest: a.option_strings for a in parser._actions}
-    for name in ignored:
-        for action in parser._actions:
-            if action.dest == name:
-                action.help = argparse.SUPPRESS
     given = sys.argv[1:] if argv is None else argv
-    for name in ignored:
-        for flag in flags_of[name]:
+    for action in parser._actions:
+        if action.dest not in ignored:
+            continue
+        action.help = argparse.SUPPRESS
+        for flag in action.option_strings:
             if any(a == flag or a.startswith(flag + "=") for a in given):
                 parser.error(f"{flag} does not apply to this example")
     return options.parse_config(

@@ -52,10 +52,10 @@ measured a test accuracy of 0.984 against a majority class of 0.344 (500
 test sequences) in 137 s of one shared core. With a constant 2e-3 (before
 the example honoured --warmup-fraction): 0.960 in 102 s of a free core,
 --seed 1 and 2 (other motifs, sequences and initial weights) 0.960 and
-0.962 against 0.338 and 0.354. With 2,000
-sequences and 10 epochs the model fits its training set (0.99) through
-chance 6-mers and reaches 0.886, 0.932 with 10,000 sequences and 5 epochs:
-many sequences, few passes. The real scale, e.g. 24,000-base sequences in
+0.962 against 0.338 and 0.354. With 2,000 sequences and 10 epochs the
+model fits its training set (0.99) through chance 6-mers and reaches
+0.886, 0.932 with 10,000 sequences and 5 epochs: many sequences, few
+passes. The real scale, e.g. 24,000-base sequences in
 6-mers with one copy:
 
   python examples/dna_classification.py --kmer 6 --min-length 8000 \\

@@ -133,8 +133,10 @@ class BigBirdPreprocessor(keras.layers.Layer):
             block_size=encoder.block_size,
             **kwargs,
         )
+        # The block size is the encoder's, so only these two can mismatch.
+        given = {"sequence_length": sequence_length, "tokenizer": tokenizer}
         for argument, problem in preprocessor.encoder_mismatches(encoder):
-            value = {"sequence_length": sequence_length}.get(argument, tokenizer)
+            value = given[argument]
             raise ValueError(
                 f"Received an invalid value for argument `{argument}`: "
                 f"{problem}. Received: {argument}={value!r}"
