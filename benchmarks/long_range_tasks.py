@@ -15,10 +15,13 @@ starts with `[CLS]`.
   arguments) and redrawn until its length fits.
 - `retrieval`: `[CLS] doc1 [SEP] doc2 [SEP]`, by concatenation (one
   encoder sees both documents, so attention can compare them; LRA's
-  retrieval uses a dual encoder). Each document holds one marked key
-  (`[KEY] k`) and unmarked distractor keys from the same set; the label is
-  whether the two marked keys are equal. A bag of tokens cannot tell the
-  marked keys from the distractors.
+  retrieval uses a dual encoder). Key runs lie in the documents: two of
+  one key, one of another and one of each distractor key; the label is
+  whether the documents share a key (the pair split between them) or not
+  (the pair in one document). Every example holds the same multiset of tokens, so a bag is
+  at chance; a key is one token (repeated `span` times), read by content,
+  not bound to a `[KEY]` mark before it (a "previous token" relation,
+  which left every model at chance).
 - `needle`: `[CLS] q [SEP]` then filler in which the pair `(q, v)` (the
   needle, one token of `NEEDLE_KEYS * NEEDLE_VALUES`) appears exactly once
   and pairs `(k, v')` with other keys distract; the label is `v`, 10
@@ -27,13 +30,20 @@ starts with `[CLS]`.
   needs a "previous token" attention, which learned absolute position
   embeddings must learn position by position; no model, dense included,
   left chance (0.105-0.110) in 250 steps at 512 tokens. A pair token is
-  found by content alone: one hop from `q`.
-- `genomics`: random bases cut into non-overlapping 3-mer tokens, a
-  promoter-like rule: the label is 1 when a `TTGACA` box (-35) is followed
-  by a `TATAAT` box (-10) after a spacer of 16 to 18 bases, as in
-  bacterial promoters; negatives hold the same boxes with a spacer
-  outside 12..22, the boxes swapped, or one box only. The boxes fall in
-  any of the 3 reading frames.
+  found by content alone: one hop from `q`. `span` writes each pair token
+  that many times in a row: the signal's share of the sequence, not the
+  distance, sets how fast attention finds it (`long_range.DEFAULT_SIZES`).
+- `genomics`: random bases cut into non-overlapping 6-mer tokens (as
+  DNABERT's k-mers, without the overlap), a promoter-like spacing rule:
+  every sequence holds a `TTGACA` box (-35) and, after it, a `TATAAT` box
+  (-10); the label is 1 when the spacer is 12 to 24 bases, as in
+  bacterial promoters (16-18), and 0 when it is 300 to 1,200 bases;
+  `copies` writes that many pairs, one in each part of the sequence (the
+  needle's `span`: a stronger signal). The boxes fall on k-mer
+  boundaries, one token each (the real problem's
+  reading frames are left out: with 3-mers in any frame, or 3-mers on
+  boundaries, where each box is two tokens bound by position, no model
+  left chance in 400 steps).
 
 Example:
 
@@ -52,6 +62,17 @@ PAD, CLS, SEP = 0, 1, 2
 Examples = collections.namedtuple(
     "Examples", ["token_ids", "labels", "global_mask"]
 )
+
+
+def _slots(rng, size, span, count, name):
+    """`count` starts of non-overlapping runs of `span` tokens in `size`."""
+    if size // span < count:
+        raise ValueError(
+            f"{name} needs room for {count} runs of span={span} tokens in "
+            f"{size} tokens; use a longer length or a smaller span. "
+            f"Received: span={span}"
+        )
+    return span * rng.choice(size // span, count, replace=False)
 
 
 def _pack(sequences, labels, length, global_positions=None):
@@ -172,56 +193,63 @@ def listops_text(token_ids):
 
 RETRIEVAL_KEYS = 16
 RETRIEVAL_FILLER = 200
-_KEY_MARK = 3
-_FIRST_KEY = 4
+_FIRST_KEY = 3
 _FIRST_FILLER = _FIRST_KEY + RETRIEVAL_KEYS
 RETRIEVAL_VOCABULARY_SIZE = _FIRST_FILLER + RETRIEVAL_FILLER
 
 
-def _document(rng, size, marked_key, distractors):
-    document = list(rng.integers(_FIRST_FILLER, RETRIEVAL_VOCABULARY_SIZE, size))
-    slots = rng.choice(size - 1, 1 + len(distractors), replace=False)
-    document[slots[0]] = _KEY_MARK
-    document[slots[0] + 1] = _FIRST_KEY + marked_key
-    for slot, key in zip(slots[1:], distractors):
-        # A distractor never lands on the mark or its key.
-        if abs(int(slot) - int(slots[0])) > 1:
-            document[slot] = _FIRST_KEY + key
-    return document
-
-
-def retrieval(count, length, rng, distractors=3):
-    """Pairs of documents of `(length - 3) // 2` tokens; label 1 when their
-    marked keys are equal (half the examples). The global tokens are the
-    `[SEP]`s between and after the documents."""
+def retrieval(count, length, rng, distractors=1, span=1):
+    """Pairs of documents of `(length - 3) // 2` filler tokens holding
+    three key runs (`span` copies of a key token each), two of one key `x`
+    and one of another `y`, and `distractors` runs of further keys, one
+    each. Label 1 (half the examples): the documents share a key, one `x`
+    run in each (`y` in either); label 0: both `x` runs in one document,
+    `y` in the other. Every example holds the same multiset of runs, so a
+    bag of tokens is at chance. The global tokens are the `[SEP]`s between
+    and after the documents."""
     size = (length - 3) // 2
     sequences, labels, global_positions = [], [], []
     for _ in range(count):
-        first = int(rng.integers(RETRIEVAL_KEYS))
-        same = int(rng.integers(2))
-        second = first if same else int(
-            (first + rng.integers(1, RETRIEVAL_KEYS)) % RETRIEVAL_KEYS
-        )
-        keys = [
-            list(rng.integers(RETRIEVAL_KEYS, size=distractors))
-            for _ in range(2)
-        ]
-        sequences.append(
-            [CLS]
-            + _document(rng, size, first, keys[0])
-            + [SEP]
-            + _document(rng, size, second, keys[1])
-            + [SEP]
-        )
-        labels.append(same)
+        shared = int(rng.integers(2))
+        keys = rng.choice(RETRIEVAL_KEYS, 2 + distractors, replace=False)
+        x, y, others = int(keys[0]), int(keys[1]), keys[2:]
+        if shared:
+            runs = [[x], [x]]
+            runs[int(rng.integers(2))].append(y)
+        else:
+            runs = [[x, x], [y]]
+            rng.shuffle(runs)
+        for key in others:
+            runs[int(rng.integers(2))].append(int(key))
+        documents = []
+        for document_keys in runs:
+            document = rng.integers(_FIRST_FILLER, RETRIEVAL_VOCABULARY_SIZE, size)
+            slots = _slots(rng, size, span, len(document_keys), "retrieval")
+            for slot, key in zip(slots, document_keys):
+                document[slot : slot + span] = _FIRST_KEY + key
+            documents.append(list(document))
+        sequences.append([CLS, *documents[0], SEP, *documents[1], SEP])
+        labels.append(shared)
         global_positions.append([size + 1, 2 * size + 2])
     return _pack(sequences, labels, length, global_positions)
 
 
-def retrieval_marked_keys(token_ids):
-    """The keys following each `[KEY]` mark of one row, in order."""
-    marks = np.flatnonzero(token_ids == _KEY_MARK)
-    return [int(token_ids[m + 1]) - _FIRST_KEY for m in marks]
+def is_retrieval_key(token_ids):
+    """Where `token_ids` (any shape) are key tokens."""
+    return (token_ids >= _FIRST_KEY) & (token_ids < _FIRST_FILLER)
+
+
+def retrieval_keys(token_ids):
+    """The key tokens of each document of one row (split at its `[SEP]`s),
+    as two lists of key numbers in order of position."""
+    separators = np.flatnonzero(token_ids == SEP)
+    documents = token_ids[1 : separators[0]], token_ids[
+        separators[0] + 1 : separators[1]
+    ]
+    return [
+        [int(t) - _FIRST_KEY for t in d[is_retrieval_key(d)]]
+        for d in documents
+    ]
 
 
 # === Needle ===
@@ -246,7 +274,9 @@ def needle(count, length, rng, distractors=4, span=1):
     label is `v`. The needle lies anywhere in the filler (mostly far from
     `q`). `span` > 1 writes each pair token that many times in a row (a
     stronger signal: one token among 500 random filler words is not learned
-    at 512 tokens in 1,000 steps, a span of 16 is)."""
+    at 512 tokens in 1,000 steps, a span of 16 is). A model that cannot
+    match `v`'s pair to `q` guesses among the `1 + distractors` values it
+    sees."""
     sequences, labels, global_positions = [], [], []
     size = length - 3
     for _ in range(count):
@@ -254,7 +284,7 @@ def needle(count, length, rng, distractors=4, span=1):
         values = rng.integers(NEEDLE_VALUES, size=1 + distractors)
         filler = rng.integers(_FIRST_NEEDLE_FILLER, NEEDLE_VOCABULARY_SIZE, size)
         # Slots of `span` tokens that do not overlap.
-        slots = span * rng.choice(size // span, 1 + distractors, replace=False)
+        slots = _slots(rng, size, span, 1 + distractors, "needle")
         for slot, key, value in zip(slots, keys, values):
             filler[slot : slot + span] = needle_pair(int(key), int(value))
         sequences.append([CLS, _FIRST_NEEDLE_KEY + int(keys[0]), SEP, *filler])
@@ -281,9 +311,13 @@ def needle_answer(token_ids):
 # === Genomics ===
 
 BASES = "ACGT"
-KMER = 3
+KMER = 6
 MINUS_35, MINUS_10 = "TTGACA", "TATAAT"
-PROMOTER_SPACERS = (16, 17, 18)
+# Whole k-mers, so both boxes fall on k-mer boundaries: each box is then
+# one token. Negatives hold the same boxes, in the same order, 300 to
+# 1,200 bases apart (as far as the length allows).
+PROMOTER_SPACERS = (12, 18, 24)
+FAR_SPACER = (300, 1200)
 _KMERS = ["".join(p) for p in itertools.product(BASES, repeat=KMER)]
 _KMER_ID = {kmer: 3 + i for i, kmer in enumerate(_KMERS)}
 GENOMICS_VOCABULARY_SIZE = 3 + len(_KMERS)
@@ -302,8 +336,8 @@ def kmer_bases(token_ids):
 
 def is_promoter(bases):
     """The rule, read from the bases: a -35 box, then a -10 box after a
-    spacer of 16 to 18 bases."""
-    for spacer in PROMOTER_SPACERS:
+    spacer of 12 to 24 bases (in any frame)."""
+    for spacer in range(PROMOTER_SPACERS[0], PROMOTER_SPACERS[-1] + 1):
         start = bases.find(MINUS_35)
         while start >= 0:
             tail = start + len(MINUS_35) + spacer
@@ -317,35 +351,40 @@ def _random_bases(rng, size):
     return "".join(rng.choice(list(BASES), size))
 
 
-def genomics(count, length, rng):
-    """`length - 1` 3-mers of bases (`[CLS]` first); half are promoters.
+def genomics(count, length, rng, copies=1):
+    """`length - 1` 6-mers of bases (`[CLS]` first); half are promoters.
 
-    Negatives plant the boxes with a spacer of 2..11 or 23..40 bases, in
-    the swapped order, or one box only. A sequence whose random bases break
-    its label (a box pair by chance) is redrawn."""
+    Every sequence holds `copies` pairs of a -35 box and a -10 box after
+    it, on k-mer boundaries, one pair in each `1 / copies` of the sequence:
+    a spacer of 12, 18 or 24 bases (2 to 4 tokens) makes a promoter, one
+    of 300 to 1,200 bases (50 to 200 tokens, fewer where a copy's share of
+    the length is short) does not, so a bag of tokens is at chance and the
+    rule is a spacing rule. A sequence whose random bases break its label
+    (a box pair by chance) is redrawn."""
     bases_length = (length - 1) * KMER
+    segment = KMER * ((length - 1) // copies)  # bases for each pair
+    boxes = len(MINUS_35) + len(MINUS_10)
+    far = range(FAR_SPACER[0], min(FAR_SPACER[1], segment - boxes) + 1,
+                KMER)
+    if not far:
+        raise ValueError(
+            f"genomics needs {FAR_SPACER[0] + boxes} bases for each far box "
+            f"pair; length={length} tokens of {KMER}-mers hold "
+            f"{segment} for each of copies={copies}."
+        )
     sequences, labels = [], []
     while len(sequences) < count:
         label = int(rng.integers(2))
         bases = list(_random_bases(rng, bases_length))
-        kind = int(rng.integers(4))
-        if label:
-            spacer = int(rng.choice(PROMOTER_SPACERS))
-            first, second = MINUS_35, MINUS_10
-        elif kind == 0:
-            spacer = int(rng.choice([*range(2, 12), *range(23, 41)]))
-            first, second = MINUS_35, MINUS_10
-        elif kind == 1:
-            spacer = int(rng.choice(PROMOTER_SPACERS))
-            first, second = MINUS_10, MINUS_35
-        else:
-            spacer, first, second = None, (MINUS_35, MINUS_10)[kind - 2], ""
-        span = len(first) + (spacer or 0) + len(second)
-        start = int(rng.integers(bases_length - span + 1))
-        bases[start : start + len(first)] = first
-        if spacer is not None:
-            tail = start + len(first) + spacer
-            bases[tail : tail + len(second)] = second
+        for copy in range(copies):
+            spacer = int(rng.choice(PROMOTER_SPACERS if label else far))
+            span = boxes + spacer
+            start = copy * segment + KMER * int(
+                rng.integers((segment - span) // KMER + 1)
+            )
+            bases[start : start + len(MINUS_35)] = MINUS_35
+            tail = start + len(MINUS_35) + spacer
+            bases[tail : tail + len(MINUS_10)] = MINUS_10
         bases = "".join(bases)
         if is_promoter(bases) != bool(label):
             continue

@@ -11,6 +11,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -118,9 +119,30 @@ def worker_result(returncode, stdout, stderr):
     return json.loads(lines[-1])
 
 
+PROGRESS = "progress: "  # a worker's stderr lines that `run_worker` echoes
+
+
 def run_worker(cmd):
-    done = subprocess.run(cmd, capture_output=True, text=True, env=worker_env())
-    return worker_result(done.returncode, done.stdout, done.stderr)
+    """Runs a worker to its end; its `PROGRESS` lines are echoed to our
+    stderr as they come (long runs show where they are)."""
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=worker_env(),
+    ) as worker:
+        # stdout on a thread, so neither pipe fills while the other is read.
+        stdout = []
+        reader = threading.Thread(
+            target=lambda: stdout.append(worker.stdout.read())
+        )
+        reader.start()
+        stderr = []
+        for line in worker.stderr:
+            stderr.append(line)
+            if line.startswith(PROGRESS):
+                print(line[len(PROGRESS):], end="", file=sys.stderr, flush=True)
+        reader.join()
+        worker.wait()
+    return worker_result(worker.returncode, "".join(stdout), "".join(stderr))
 
 
 def sweep_parser(description, lengths, impls=("bigbird", "mha"),

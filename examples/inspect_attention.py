@@ -2,8 +2,8 @@
 
 Loads a classifier the long-range suite saved (`benchmarks/long_range.py`
 writes its seed-0 "BigBird with global tokens" model of each task to
-runs/long_range/<task>.keras), or trains one quickly on the retrieval task
-with --quick-train. For one long held-out input it recomputes every
+runs/long_range/<task>.keras), or trains one quickly on a short needle
+task with --quick-train. For one long held-out input it recomputes every
 layer's attention probabilities in float64 numpy from the layer's query
 and key weights, restricted to the layer's own `attention_graph` (the
 keys each query may attend), and plots per layer:
@@ -19,7 +19,8 @@ checked against the layer's output (the attention output they imply, with
 the layer's value and output projections, matches the layer's own to
 float32 precision) before anything is plotted.
 
-  python examples/inspect_attention.py --model runs/long_range/retrieval.keras
+  python benchmarks/long_range.py --tasks needle   # saves needle.keras
+  python examples/inspect_attention.py --model runs/long_range/needle.keras
   python examples/inspect_attention.py --quick-train
 """
 
@@ -39,16 +40,21 @@ import long_range_tasks  # noqa: E402
 from keras_bigbird.ops import random_pattern  # noqa: E402
 
 
+# --quick-train: a 512-token needle, minutes on a CPU.
+QUICK_SIZE = dict(length=512, train=480, test=64, epochs=2, batch=8, span=32,
+                  distractors=2)
+
+
 def parse(argv):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", default="runs/long_range/retrieval.keras",
+    parser.add_argument("--model", default="runs/long_range/needle.keras",
                         help="a .keras classifier of the long-range suite")
     parser.add_argument("--task", default=None,
                         help="its task (default: the file's name)")
     parser.add_argument("--quick-train", action="store_true",
-                        help="train a small retrieval model first (minutes)")
+                        help="train a small needle model first (minutes)")
     parser.add_argument("--output", default="docs/attention_inspect.png")
     return parser.parse_args(argv)
 
@@ -200,11 +206,13 @@ def main(argv=None):
 
     task = args.task or os.path.splitext(os.path.basename(args.model))[0]
     if args.quick_train:
-        task = "retrieval"
-        size = dict(length=512, train=480, test=64, epochs=2, batch=8)
-        long_range.train_one(task, "bigbird_global", size, 0, args.model)
-    else:
-        size = long_range.DEFAULT_SIZES[task]
+        task = "needle"
+        long_range.train_one(task, "bigbird_global", QUICK_SIZE, 0, args.model)
+    if task not in long_range_tasks.TASKS:
+        raise ValueError(
+            f"--task must be one of {list(long_range_tasks.TASKS)} (or the "
+            f"model file named after one). Received: {task!r}"
+        )
     model = keras.saving.load_model(args.model)
     length = model.get_layer("encoder").max_sequence_length
     generate = long_range_tasks.TASKS[task][0]
@@ -212,7 +220,8 @@ def main(argv=None):
     layers, tokens = inspect(model, examples)
     marks = [(int(p), "global") for p in np.flatnonzero(examples.global_mask[0])]
     if task == "retrieval":
-        marks += [(int(p) + 1, "key") for p in np.flatnonzero(tokens == 3)]
+        keys = np.flatnonzero(long_range_tasks.is_retrieval_key(tokens))
+        marks += [(int(p), "key") for p in keys]
     if task == "needle":
         marks.append((long_range_tasks.needle_answer(tokens)[2], "needle"))
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

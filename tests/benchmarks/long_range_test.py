@@ -5,6 +5,7 @@ import json
 import os
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -83,17 +84,21 @@ def test_needle_is_present_exactly_once_and_labels_its_value():
     assert max(positions) > 700 and min(positions) < 300
 
 
-def test_retrieval_labels_are_marked_key_equality():
-    examples = tasks.retrieval(100, 512, np.random.default_rng(0))
+def test_retrieval_labels_are_a_shared_key_and_a_bag_cannot_tell():
+    examples = tasks.retrieval(100, 512, np.random.default_rng(0), span=3)
     assert 30 < examples.labels.sum() < 70
+    bags = {0: set(), 1: set()}
     for row, label, marked in zip(*examples):
-        first, second = tasks.retrieval_marked_keys(row)
-        assert (first == second) == bool(label)
+        first, second = tasks.retrieval_keys(row)
+        assert bool(set(first) & set(second)) == bool(label)
         separators = np.flatnonzero(row == tasks.SEP)
         assert np.flatnonzero(marked).tolist() == separators.tolist()
-        # One mark a document.
-        marks = np.flatnonzero(row == 3)
-        assert marks[0] < separators[0] < marks[1] < separators[1]
+        # Runs of 3: every key is written a multiple of 3 times.
+        keys = first + second
+        counts = sorted(np.bincount(keys)[np.unique(keys)] // 3)
+        # Two runs of one key, one of each other: the same for both labels.
+        bags[int(label)].add(tuple(counts))
+    assert bags[0] == bags[1] == {(1, 1, 2)}
 
 
 def test_genomics_labels_follow_the_spacing_rule():
@@ -101,18 +106,32 @@ def test_genomics_labels_follow_the_spacing_rule():
     assert 30 < examples.labels.sum() < 70
     for row, label in zip(examples.token_ids, examples.labels):
         bases = tasks.kmer_bases(row)
-        assert len(bases) == 127 * 3
-        # The rule read directly: a -35 box, 16..18 bases, a -10 box.
+        assert len(bases) == 127 * 6
+        # The rule read directly: a -35 box, 12..24 bases, a -10 box.
         found = any(
             bases[i : i + 6] == "TTGACA"
             and bases[i + 6 + s : i + 12 + s] == "TATAAT"
             for i in range(len(bases))
-            for s in (16, 17, 18)
+            for s in range(12, 25)
         )
         assert found == bool(label)
-        if not label:
-            # Negatives hold a box too: presence alone does not decide.
-            assert "TTGACA" in bases or "TATAAT" in bases
+        # Both boxes, in order, in every sequence: presence alone does not
+        # decide, the spacing does.
+        first = bases.find("TTGACA")
+        assert first >= 0 and bases.find("TATAAT", first + 6) >= 0
+    # Copies: that many box pairs, each at the label's spacing.
+    size = dict(long_range.DEFAULT_SIZES["genomics"], length=256, test=40,
+                copies=4)
+    examples = long_range.task_data("genomics", size, "test")
+    for row, label in zip(examples.token_ids, examples.labels):
+        bases = tasks.kmer_bases(row)
+        starts = [i for i in range(len(bases)) if bases[i : i + 6] == "TTGACA"]
+        ends = [i for i in range(len(bases)) if bases[i : i + 6] == "TATAAT"]
+        assert len(starts) >= 4 and len(ends) >= 4
+        near = sum(any(12 <= e - s - 6 <= 24 for e in ends) for s in starts)
+        assert near == (4 if label else 0)
+    with pytest.raises(ValueError, match="copies=8"):
+        tasks.genomics(2, 256, np.random.default_rng(0), copies=8)
 
 
 def test_quick_run_writes_results(tmp_path):
@@ -147,10 +166,12 @@ def test_needle_lies_mostly_beyond_a_window_models_reach():
     # Two layers of `WindowPattern(3)` at block 16 carry the question (at
     # position 1) at most 2 blocks further: a needle within them is the
     # only one a window-only model can answer.
-    length = long_range.DEFAULT_SIZES["needle"]["length"]
-    examples = tasks.needle(200, length, np.random.default_rng(1))
+    size = dict(long_range.DEFAULT_SIZES["needle"], test=200)
+    examples = long_range.task_data("needle", size, "test")
     reach = 3 * long_range.ENCODER["block_size"]
-    positions = [tasks.needle_answer(row)[2] for row in examples.token_ids]
+    found = [tasks.needle_answer(row) for row in examples.token_ids]
+    assert all(count == size["span"] for _, count, _ in found)
+    positions = [position for _, _, position in found]
     assert np.mean(np.less(positions, reach)) < 0.15
     # Balanced labels: no value holds more than twice its share.
     assert np.bincount(examples.labels).max() < 2 * 200 / tasks.NEEDLE_VALUES
@@ -189,7 +210,8 @@ def test_set_overrides_sizes_and_names_a_bad_pair():
 
 
 def test_distractors_reach_the_generator():
-    size = dict(long_range.DEFAULT_SIZES["needle"], length=64, test=20)
+    size = dict(long_range.DEFAULT_SIZES["needle"], length=64, test=20,
+                span=1)
     for distractors in (0, 3):
         data = long_range.task_data(
             "needle", dict(size, distractors=distractors), "test"
@@ -208,5 +230,50 @@ def test_distractors_reach_the_generator():
         value, count, first = tasks.needle_answer(row)
         assert value == label and count == 8
         assert (row[first : first + 8] == row[first]).all()
-    with pytest.raises(ValueError, match=r"span.*\('needle',\).*listops"):
+    with pytest.raises(ValueError, match=r"span.*'needle'\).*listops"):
         long_range.parse(["--tasks", "needle", "listops", "--set", "span=4"])
+
+
+def test_every_model_pools_first_question_and_mean():
+    x = np.random.default_rng(0).normal(size=(2, 6, 3)).astype("float32")
+    padding = np.array([[1, 1, 1, 1, 0, 0], [1] * 6], "int32")
+    question = np.array([[0, 1, 0, 1, 0, 0], [0] * 6], "int32")
+    pooled = np.asarray(long_range.Pool()(x, padding, question))
+    # Computed apart: first row, then the means by hand.
+    assert np.allclose(pooled[:, :3], x[:, 0])
+    assert np.allclose(pooled[0, 3:6], (x[0, 1] + x[0, 3]) / 2, atol=1e-6)
+    assert np.allclose(pooled[1, 3:6], 0)  # no question: zeros
+    assert np.allclose(pooled[0, 6:], x[0, :4].mean(0), atol=1e-6)
+    assert np.allclose(pooled[1, 6:], x[1].mean(0), atol=1e-6)
+
+
+def test_only_bigbird_global_attends_the_question_globally():
+    rng = np.random.default_rng(0)
+    inputs = dict(
+        token_ids=rng.integers(3, 50, (1, 256)).astype("int32"),
+        padding_mask=np.ones((1, 256), "int32"),
+    )
+    moved = {}
+    for name in ("bigbird", "bigbird_global", "window"):
+        model = long_range.build_model("needle", name, 256, 0, steps=10)
+        assert isinstance(model.optimizer._learning_rate,
+                          keras.optimizers.schedules.CosineDecay)
+        # The encoder's outputs, as the pool receives them.
+        encoder = keras.Model(model.input, model.get_layer("pool").input[0])
+        outputs = []
+        for question in (0, 1):
+            # A question token outside the pattern's global blocks (16
+            # blocks: not every block attends every other).
+            mask = np.zeros((1, 256), "int32")
+            mask[0, 130] = question
+            outputs.append(np.asarray(encoder(dict(inputs, question_mask=mask))))
+        moved[name] = float(np.abs(outputs[1] - outputs[0]).max())
+    assert moved["bigbird_global"] > 1e-3
+    assert moved["bigbird"] == moved["window"] == 0.0
+    assert set(model.input) == {"token_ids", "padding_mask", "question_mask"}
+
+
+def test_a_span_too_long_for_the_length_is_an_error():
+    for task in ("needle", "retrieval"):
+        with pytest.raises(ValueError, match="span=64"):
+            tasks.TASKS[task][0](2, 128, np.random.default_rng(0), span=64)

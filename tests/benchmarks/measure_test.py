@@ -1,0 +1,42 @@
+"""The benchmarks' worker runner: the worker's result line comes back,
+its progress lines reach our stderr as they come, and a failure names
+the worker's last words."""
+
+import os
+import sys
+
+import pytest
+
+BENCHMARKS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "benchmarks"
+)
+if BENCHMARKS not in sys.path:
+    sys.path.insert(0, BENCHMARKS)
+
+import measure  # noqa: E402
+
+pytestmark = pytest.mark.tf_only
+
+
+def python(code):
+    return [sys.executable, "-c", code]
+
+
+def test_run_worker_returns_the_result_and_echoes_progress(capsys):
+    found = measure.run_worker(python(
+        "import sys\n"
+        "print('progress: step 1/2', file=sys.stderr, flush=True)\n"
+        "print('noise', file=sys.stderr)\n"
+        # More than a pipe's buffer on stdout while stderr is read.
+        "print('x' * 200000)\n"
+        "print('{\"accuracy\": 0.5}')\n"
+    ))
+    assert found == {"accuracy": 0.5}
+    err = capsys.readouterr().err
+    assert "step 1/2" in err and "noise" not in err
+
+
+def test_a_failed_worker_is_an_error_with_its_stderr_tail():
+    found = measure.run_worker(python("raise SystemExit('out of memory')"))
+    assert found["error"].startswith("exit 1") and "out of memory" in found[
+        "error"]
