@@ -42,9 +42,12 @@ seed-0 `bigbird_global` model of each task is saved to
     python benchmarks/long_range.py --tasks needle --set span=16 \
         distractors=0 --output /tmp/needle   # a weaker needle, no rivals
     python benchmarks/long_range.py --tasks listops --merge  # add to docs/
+    python benchmarks/long_range.py --combine /tmp/a.json /tmp/b.json
 
 `--merge` keeps the earlier results of `--output` for the (task, model)
-pairs this run leaves alone, so partial runs build one table. Each worker
+pairs this run leaves alone, so partial runs build one table; `--combine`
+merges reports written by runs in parallel (one core each) without
+training. Each worker
 prints its held-out accuracy at every point of its learning curve.
 """
 
@@ -439,12 +442,23 @@ def plot(results, output):
 
 
 def earlier_report(args):
-    """The report at `--output` that `--merge` adds to (empty without)."""
-    path = f"{args.output}.json"
-    if not (args.merge and os.path.exists(path)):
-        return dict(sizes={}, majority_accuracy={}, results=[])
-    with open(path) as f:
-        return json.load(f)
+    """The report at `--output` that `--merge` adds to (empty without),
+    with the reports `--combine` names merged into it in turn."""
+    paths = list(args.combine or [])
+    if args.merge and os.path.exists(f"{args.output}.json"):
+        paths.insert(0, f"{args.output}.json")
+    report = dict(sizes={}, majority_accuracy={}, results=[])
+    for path in paths:
+        with open(path) as f:
+            found = json.load(f)
+        report = dict(
+            sizes=dict(report["sizes"], **found["sizes"]),
+            majority_accuracy=dict(
+                report["majority_accuracy"], **found["majority_accuracy"]
+            ),
+            results=merged(report["results"], found["results"]),
+        )
+    return report
 
 
 def merged(earlier, results):
@@ -501,6 +515,9 @@ def parse(argv):
     parser.add_argument("--merge", action="store_true",
                         help="keep --output's earlier results of other "
                              "(task, model) pairs")
+    parser.add_argument("--combine", nargs="+", metavar="REPORT.json",
+                        help="train nothing: merge these reports (runs made "
+                             "in parallel) into --output")
     parser.add_argument("--initializer-range", type=float,
                         help="the encoders' initializer_range "
                              f"(default {ENCODER['initializer_range']})")
@@ -571,6 +588,10 @@ def main(argv=None):
     earlier = earlier_report(args)
     results, baselines = [], {}
     started = time.perf_counter()
+    if args.combine:
+        report = write_outputs(args, {}, {}, [], started, earlier)
+        print(markdown(report["results"], report["majority_accuracy"]))
+        return report
     for task in args.tasks:
         size = sizes[task]
         baselines[task] = baseline(task, size)

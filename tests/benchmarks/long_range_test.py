@@ -160,6 +160,18 @@ def test_quick_run_writes_results(tmp_path):
     for path in report["plots"]:
         assert os.path.getsize(path) > 1000
     assert os.path.getsize(tmp_path / "m" / "needle.keras") > 0
+    # Reports of runs made apart (here: one a task) combine into the same
+    # table, without training.
+    parts = []
+    for task in long_range.DEFAULT_SIZES:
+        part = dict(saved, results=[r for r in saved["results"]
+                                    if r["task"] == task])
+        parts.append(str(tmp_path / f"{task}.json"))
+        with open(parts[-1], "w") as f:
+            json.dump(part, f)
+    combined = str(tmp_path / "combined")
+    long_range.main(["--combine", *parts, "--output", combined])
+    assert open(combined + ".md").read() == table
 
 
 def test_needle_lies_mostly_beyond_a_window_models_reach():
