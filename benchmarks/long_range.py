@@ -124,8 +124,13 @@ def task_data(task, size, split, length=None):
     count = size["train"] if split == "train" else size["test"]
     length = length or size["length"]
     seed = [index, ("train", "test").index(split.split("@")[0]), length]
-    # The generator arguments a size sets (distractors, span).
+    # The generator arguments a size sets (distractors, span, copies).
     extra = {k: size[k] for k in TASK_KEYS if k in size}
+    if "copies" in extra:
+        # A shorter test keeps the tokens per copy: the same local
+        # structure, fewer copies (a needle keeps its span: the same needle
+        # in less filler).
+        extra["copies"] = max(1, extra["copies"] * length // size["length"])
     return generate(count, length, np.random.default_rng(seed), **extra)
 
 

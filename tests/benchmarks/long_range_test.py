@@ -289,3 +289,15 @@ def test_a_span_too_long_for_the_length_is_an_error():
     for task in ("needle", "retrieval"):
         with pytest.raises(ValueError, match="span=64"):
             tasks.TASKS[task][0](2, 128, np.random.default_rng(0), span=64)
+
+
+def test_every_default_task_generates_at_its_shorter_test_lengths():
+    # train_one evaluates at 1/4 and 1/2 of the length after training: a
+    # size that cannot be generated there would lose the trained model.
+    for task, size in long_range.DEFAULT_SIZES.items():
+        for fraction in (4, 2, 1):
+            length = size["length"] // fraction
+            data = long_range.task_data(
+                task, dict(size, test=4), f"test@{length}", length
+            )
+            assert data.token_ids.shape == (4, length)
