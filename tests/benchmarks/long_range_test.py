@@ -3,20 +3,13 @@ evaluators written apart from them), and `--quick` writes its outputs."""
 
 import json
 import os
-import sys
 
 import keras
 import numpy as np
 import pytest
 
-BENCHMARKS = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "benchmarks"
-)
-if BENCHMARKS not in sys.path:
-    sys.path.insert(0, BENCHMARKS)
-
-import long_range  # noqa: E402
-import long_range_tasks as tasks  # noqa: E402
+import long_range
+import long_range_tasks as tasks
 
 pytestmark = pytest.mark.tf_only
 

@@ -2,18 +2,11 @@
 its progress lines reach our stderr as they come, and a failure names
 the worker's last words."""
 
-import os
 import sys
 
 import pytest
 
-BENCHMARKS = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "benchmarks"
-)
-if BENCHMARKS not in sys.path:
-    sys.path.insert(0, BENCHMARKS)
-
-import measure  # noqa: E402
+import measure
 
 pytestmark = pytest.mark.tf_only
 
