@@ -8,9 +8,10 @@ layer's attention probabilities in float64 numpy from the layer's query
 and key weights, restricted to the layer's own `attention_graph` (the
 keys each query may attend), and plots per layer:
 
-- top: where the global rows attend: the mean probability each key
-  position receives from the global queries (the task's question tokens
-  and the pattern's global blocks);
+- top: where the question attends: the mean probability each key
+  position receives from the task's question tokens (global in this
+  model), or from every global query (the pattern's global blocks) where
+  a task has no question;
 - bottom: for the other queries, the share of probability mass on window
   keys (their own and adjacent blocks), random keys, and global keys.
 
@@ -56,7 +57,12 @@ def parse(argv):
     parser.add_argument("--quick-train", action="store_true",
                         help="train a small needle model first (minutes)")
     parser.add_argument("--output", default="docs/attention_inspect.png")
-    return parser.parse_args(argv)
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="the task's size as the model was trained "
+                             "(benchmarks/long_range.py --set), e.g. span=32")
+    args = parser.parse_args(argv)
+    args.set = long_range.size_overrides(args.set)
+    return args
 
 
 def _numpy(x):
@@ -150,17 +156,24 @@ def inspect(model, examples, row=0):
     x = _numpy(encoder.embeddings(tokens, None))
     layers = []
     for block in encoder.encoder_layers:
-        probabilities = attention_probabilities(
-            block, x, padding_mask, global_mask
-        ).mean(0)
+        heads = attention_probabilities(block, x, padding_mask, global_mask)
+        probabilities = heads.mean(0)
         rows = global_positions(block, length, global_mask)
         kinds = key_kinds(block, length, rows)
         shares = [
             float((probabilities[~rows] * (kinds[~rows] == kind)).sum(-1).mean())
             for kind in range(3)
         ]
+        # The question's rows where a task marks one (the global blocks'
+        # rows would blur them), else every global row.
+        question = np.asarray(global_mask[0], bool)
+        chosen = question if question.any() else rows
         layers.append(dict(
-            global_rows=probabilities[rows].mean(0),
+            global_rows=probabilities[chosen].mean(0),
+            # Per head: heads that seek (one finds the needle) and heads
+            # that spread would blur each other in their mean.
+            head_rows=heads[:, chosen].mean(1),
+            rows="question" if question.any() else "global",
             shares=dict(zip(("window", "random", "global"), shares)),
         ))
         x = _numpy(block(
@@ -170,7 +183,7 @@ def inspect(model, examples, row=0):
     return layers, tokens[0]
 
 
-def plot(layers, tokens, path, title, marks):
+def plot(layers, tokens, path, title, marks, block_size):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -181,19 +194,29 @@ def plot(layers, tokens, path, title, marks):
     )
     for i, layer in enumerate(layers):
         axis = axes[0, i]
-        axis.plot(layer["global_rows"], linewidth=0.7)
+        # Mass per key block: a run of keys shows as one level, not as a
+        # thin spread under the spikes of single keys.
+        size = block_size
+        for head, row in enumerate(layer["head_rows"]):
+            padded = np.pad(row, (0, -len(row) % size))
+            mass = padded.reshape(-1, size).sum(-1)
+            axis.step(np.arange(len(mass)) * size, mass, where="post",
+                      linewidth=0.8, label=f"head {head}")
         for position, label in marks:
             axis.axvline(position, color="red", linewidth=0.6, linestyle=":")
             axis.text(position, axis.get_ylim()[1], label, fontsize=6,
                       color="red", rotation=90, va="top")
-        axis.set_title(f"layer {i}: where the global rows attend", fontsize=8)
+        axis.set_title(f"layer {i}: where the {layer['rows']} rows attend",
+                       fontsize=8)
+        axis.legend(fontsize=6, loc="upper center")
         axis.set_xlabel("key position", fontsize=8)
         shares = layer["shares"]
         axes[1, i].bar(list(shares), list(shares.values()),
                        color=["tab:blue", "tab:orange", "tab:green"])
         axes[1, i].set_ylim(0, 1)
         axes[1, i].set_title(f"layer {i}: mass of the other rows", fontsize=8)
-    axes[0, 0].set_ylabel("mean probability", fontsize=8)
+    axes[0, 0].set_ylabel(f"probability per {block_size}-key block",
+                          fontsize=8)
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=80)
@@ -215,22 +238,43 @@ def main(argv=None):
         )
     model = keras.saving.load_model(args.model)
     length = model.get_layer("encoder").max_sequence_length
-    generate = long_range_tasks.TASKS[task][0]
-    examples = generate(4, length, np.random.default_rng([99, length]))
-    layers, tokens = inspect(model, examples)
-    marks = [(int(p), "global") for p in np.flatnonzero(examples.global_mask[0])]
+    # Held-out examples drawn as the suite draws its task's (its span,
+    # distractors, copies), at the model's length.
+    size = QUICK_SIZE if args.quick_train else long_range.DEFAULT_SIZES[task]
+    size = dict(size, **args.set)
+    examples = long_range.task_data(
+        task, dict(size, length=length, test=8), f"test@{length}", length
+    )
+    # The first example the model answers (the picture shows how it does;
+    # row 0 where it answers none).
+    right = np.flatnonzero(np.argmax(model.predict(
+        long_range.features(examples), verbose=0), -1) == examples.labels)
+    row = int(right[0]) if len(right) else 0
+    layers, tokens = inspect(model, examples, row)
+    marks = [(int(p), "global")
+             for p in np.flatnonzero(examples.global_mask[row])]
     if task == "retrieval":
         keys = np.flatnonzero(long_range_tasks.is_retrieval_key(tokens))
         marks += [(int(p), "key") for p in keys]
     if task == "needle":
-        marks.append((long_range_tasks.needle_answer(tokens)[2], "needle"))
+        _, count, first = long_range_tasks.needle_answer(tokens)
+        marks += [(first, "needle"), (first + count - 1, "")]  # its span
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    title = f"{task}, {len(tokens)} tokens, {os.path.basename(args.model)}"
-    plot(layers, tokens, args.output, title, marks)
+    title = (f"{task}, {len(tokens)} tokens, {os.path.basename(args.model)}"
+             f", held-out example {row} (" + (
+                 "answered" if row in right else "not answered") + ")")
+    block_size = model.get_layer("encoder").block_size
+    plot(layers, tokens, args.output, title, marks, block_size)
     for i, layer in enumerate(layers):
-        print(f"layer {i}: " + ", ".join(
+        line = f"layer {i}: other rows' mass " + ", ".join(
             f"{k} {v:.2f}" for k, v in layer["shares"].items()
-        ))
+        )
+        if task == "needle":
+            on = [float(r[first : first + count].sum())
+                  for r in layer["head_rows"]]
+            line += "; the question's mass on the needle, by head: " + (
+                ", ".join(f"{m:.2f}" for m in on))
+        print(line)
     print(f"wrote {args.output}")
     return layers
 

@@ -26,7 +26,7 @@ def needle_model(tmp_path_factory):
 def test_inspect_plots_where_attention_goes(needle_model, tmp_path):
     output = str(tmp_path / "attention.png")
     layers = inspect_attention.main(["--model", needle_model, "--output",
-                                     output])
+                                     output, "--set", "span=4"])
     assert len(layers) == long_range.ENCODER["num_layers"]
     for layer in layers:
         shares = layer["shares"]
@@ -42,3 +42,5 @@ def test_an_unknown_task_is_an_error_naming_it(needle_model, tmp_path):
     with pytest.raises(ValueError, match="--task.*'poem'"):
         inspect_attention.main(["--model", needle_model, "--task", "poem",
                                 "--output", str(tmp_path / "a.png")])
+    with pytest.raises(ValueError, match="--set.*'span=none'"):
+        inspect_attention.main(["--model", needle_model, "--set", "span=none"])
