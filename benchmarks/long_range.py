@@ -394,6 +394,12 @@ def schedule_text(result):
     return f"{rate:g}, {warmup:g} warmup, cosine"
 
 
+def color(result):
+    """One colour a model, in every panel (a task without dense would
+    otherwise shift the rest)."""
+    return f"C{MODELS.index(result['model'])}"
+
+
 def plot(results, output):
     """Learning curves (vs steps, vs seconds) and accuracy vs length."""
     try:
@@ -415,7 +421,7 @@ def plot(results, output):
             for row, key in enumerate(("step", "seconds")):
                 axes[row, column].plot(
                     [p[key] for p in curve], [p["accuracy"] for p in curve],
-                    marker=".", label=r["model"],
+                    marker=".", label=r["model"], color=color(r),
                 )
         axes[0, column].set_title(task)
         axes[0, column].set_xlabel("training step")
@@ -435,7 +441,8 @@ def plot(results, output):
                 (int(k), np.mean([run["length_accuracy"][k] for run in r["runs"]]))
                 for k in r["runs"][0]["length_accuracy"]
             )
-            axes[0, column].plot(*zip(*points), marker="o", label=r["model"])
+            axes[0, column].plot(*zip(*points), marker="o", label=r["model"],
+                                 color=color(r))
         axes[0, column].set_title(task)
         axes[0, column].set_xlabel("sequence length")
     axes[0, 0].set_ylabel("held-out accuracy")
