@@ -47,8 +47,8 @@ seed-0 `bigbird_global` model of each task is saved to
 `--merge` keeps the earlier results of `--output` for the (task, model)
 pairs this run leaves alone, so partial runs build one table; `--combine`
 merges reports written by runs in parallel (one core each) without
-training. Each worker
-prints its held-out accuracy at every point of its learning curve.
+training. Each worker prints its held-out accuracy at every point of its
+learning curve.
 """
 
 import argparse
@@ -143,9 +143,9 @@ def build_model(task, model_name, length, seed, steps, eager=False,
     `encoder` overrides `ENCODER`)."""
     encoder = dict(ENCODER, **(encoder or {}))
     from keras_bigbird.models import BigBirdEncoder
-    from keras_bigbird.training import learning_rate_schedule
     from keras_bigbird.patterns import BigBirdPattern
     from keras_bigbird.patterns import WindowPattern
+    from keras_bigbird.training import learning_rate_schedule
 
     keras.utils.set_random_seed(seed)
     _, vocabulary_size, num_classes = long_range_tasks.TASKS[task]

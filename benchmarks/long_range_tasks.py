@@ -18,10 +18,10 @@ starts with `[CLS]`.
   retrieval uses a dual encoder). Key runs lie in the documents: two of
   one key, one of another and one of each distractor key; the label is
   whether the documents share a key (the pair split between them) or not
-  (the pair in one document). Every example holds the same multiset of tokens, so a bag is
-  at chance; a key is one token (repeated `span` times), read by content,
-  not bound to a `[KEY]` mark before it (a "previous token" relation,
-  which left every model at chance).
+  (the pair in one document). Every example holds the same multiset of
+  tokens, so a bag is at chance; a key is one token (repeated `span`
+  times), read by content, not bound to a `[KEY]` mark before it (a
+  "previous token" relation, which left every model at chance).
 - `needle`: `[CLS] q [SEP]` then filler in which the pair `(q, v)` (the
   needle, one token of `NEEDLE_KEYS * NEEDLE_VALUES`) appears exactly once
   and pairs `(k, v')` with other keys distract; the label is `v`, 10
@@ -40,10 +40,10 @@ starts with `[CLS]`.
   bacterial promoters (16-18), and 0 when it is 300 to 1,200 bases;
   `copies` writes that many pairs, one in each part of the sequence (the
   needle's `span`: a stronger signal). The boxes fall on k-mer
-  boundaries, one token each (the real problem's
-  reading frames are left out: with 3-mers in any frame, or 3-mers on
-  boundaries, where each box is two tokens bound by position, no model
-  left chance in 400 steps).
+  boundaries, one token each (the real problem's reading frames are left
+  out: with 3-mers in any frame, or 3-mers on boundaries, where each box
+  is two tokens bound by position, BigBird did not leave chance in 400
+  steps).
 
 Example:
 

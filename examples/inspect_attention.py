@@ -8,8 +8,8 @@ layer's attention probabilities in float64 numpy from the layer's query
 and key weights, restricted to the layer's own `attention_graph` (the
 keys each query may attend), and plots per layer:
 
-- top: where the question attends: the mean probability each key
-  position receives from the task's question tokens (global in this
+- top: where the question attends: per head, the probability mass each
+  block of keys receives from the task's question tokens (global in this
   model), or from every global query (the pattern's global blocks) where
   a task has no question;
 - bottom: for the other queries, the share of probability mass on window
@@ -154,6 +154,9 @@ def inspect(model, examples, row=0):
         a[:, :length] for a in (tokens, padding_mask, global_mask)
     )
     x = _numpy(encoder.embeddings(tokens, None))
+    # The question's rows where a task marks one (the global blocks' rows
+    # would blur them), else every global row of the layer's pattern.
+    question = np.asarray(global_mask[0], bool)
     layers = []
     for block in encoder.encoder_layers:
         heads = attention_probabilities(block, x, padding_mask, global_mask)
@@ -164,12 +167,8 @@ def inspect(model, examples, row=0):
             float((probabilities[~rows] * (kinds[~rows] == kind)).sum(-1).mean())
             for kind in range(3)
         ]
-        # The question's rows where a task marks one (the global blocks'
-        # rows would blur them), else every global row.
-        question = np.asarray(global_mask[0], bool)
         chosen = question if question.any() else rows
         layers.append(dict(
-            global_rows=probabilities[chosen].mean(0),
             # Per head: heads that seek (one finds the needle) and heads
             # that spread would blur each other in their mean.
             head_rows=heads[:, chosen].mean(1),
@@ -196,11 +195,10 @@ def plot(layers, tokens, path, title, marks, block_size):
         axis = axes[0, i]
         # Mass per key block: a run of keys shows as one level, not as a
         # thin spread under the spikes of single keys.
-        size = block_size
         for head, row in enumerate(layer["head_rows"]):
-            padded = np.pad(row, (0, -len(row) % size))
-            mass = padded.reshape(-1, size).sum(-1)
-            axis.step(np.arange(len(mass)) * size, mass, where="post",
+            padded = np.pad(row, (0, -len(row) % block_size))
+            mass = padded.reshape(-1, block_size).sum(-1)
+            axis.step(np.arange(len(mass)) * block_size, mass, where="post",
                       linewidth=0.8, label=f"head {head}")
         for position, label in marks:
             axis.axvline(position, color="red", linewidth=0.6, linestyle=":")
@@ -237,7 +235,8 @@ def main(argv=None):
             f"model file named after one). Received: {task!r}"
         )
     model = keras.saving.load_model(args.model)
-    length = model.get_layer("encoder").max_sequence_length
+    encoder = model.get_layer("encoder")
+    length = encoder.max_sequence_length
     # Held-out examples drawn as the suite draws its task's (its span,
     # distractors, copies), at the model's length.
     size = QUICK_SIZE if args.quick_train else long_range.DEFAULT_SIZES[task]
@@ -263,8 +262,7 @@ def main(argv=None):
     title = (f"{task}, {len(tokens)} tokens, {os.path.basename(args.model)}"
              f", held-out example {row} (" + (
                  "answered" if row in right else "not answered") + ")")
-    block_size = model.get_layer("encoder").block_size
-    plot(layers, tokens, args.output, title, marks, block_size)
+    plot(layers, tokens, args.output, title, marks, encoder.block_size)
     for i, layer in enumerate(layers):
         line = f"layer {i}: other rows' mass " + ", ".join(
             f"{k} {v:.2f}" for k, v in layer["shares"].items()
