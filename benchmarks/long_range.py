@@ -52,8 +52,10 @@ learning curve.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
+import queue
 import sys
 import time
 
@@ -148,22 +150,24 @@ def build_model(task, model_name, length, seed, steps, eager=False,
     from keras_bigbird.training import learning_rate_schedule
 
     keras.utils.set_random_seed(seed)
-    _, vocabulary_size, num_classes = long_range_tasks.TASKS[task]
-    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
-    padding_mask = keras.Input((None,), dtype="int32", name="padding_mask")
-    question_mask = keras.Input((None,), dtype="int32", name="question_mask")
+    _, vocabulary_size, num_classes, num_segments = long_range_tasks.TASKS[
+        task
+    ]
     inputs = {
-        "token_ids": token_ids,
-        "padding_mask": padding_mask,
-        "question_mask": question_mask,
+        name: keras.Input((None,), dtype="int32", name=name)
+        for name in feature_names(task)
     }
+    token_ids, padding_mask, question_mask = (
+        inputs["token_ids"], inputs["padding_mask"], inputs["question_mask"]
+    )
     if model_name == "bag":
         x = keras.layers.Embedding(vocabulary_size, encoder["hidden_dim"])(
             token_ids
         )
     else:
         options = dict(encoder, vocabulary_size=vocabulary_size,
-                       max_sequence_length=length, seed=seed)
+                       max_sequence_length=length, seed=seed,
+                       num_segments=num_segments)
         if model_name == "dense":
             options["attention_type"] = "original_full"
         elif model_name == "window":
@@ -172,6 +176,8 @@ def build_model(task, model_name, length, seed, steps, eager=False,
             options["pattern"] = BigBirdPattern(num_random_blocks=2)
         backbone = BigBirdEncoder(**options, name="encoder")
         encoder_inputs = dict(token_ids=token_ids, padding_mask=padding_mask)
+        if num_segments:
+            encoder_inputs["segment_ids"] = inputs["segment_ids"]
         if model_name == "bigbird_global":
             encoder_inputs["global_mask"] = question_mask
         x = backbone(encoder_inputs)["sequence_output"]
@@ -214,33 +220,70 @@ class Pool(keras.layers.Layer):
         ], axis=-1)
 
 
-def features(examples):
-    """A model's inputs: the question tokens (the task's `global_mask`)
+def feature_names(task):
+    """The inputs of `task`'s models: `segment_ids` where the task has
+    segments (the bag takes and ignores them: an additive segment
+    embedding would only shift its mean by a constant)."""
+    names = ["token_ids", "padding_mask", "question_mask"]
+    if long_range_tasks.TASKS[task][3]:
+        names.append("segment_ids")
+    return names
+
+
+def features(task, examples):
+    """`task`'s model inputs: the question tokens (the task's `global_mask`)
     are pooled by every model, attended globally by `bigbird_global`."""
-    return {
+    found = {
         "token_ids": examples.token_ids,
         "padding_mask": (examples.token_ids != 0).astype("int32"),
         "question_mask": examples.global_mask,
+        "segment_ids": examples.segment_ids,
     }
+    return {name: found[name] for name in feature_names(task)}
 
 
-def accuracy(model, examples, batch_size):
+def accuracy(model, task, examples, batch_size):
     logits = model.predict(
-        features(examples), batch_size=batch_size, verbose=0
+        features(task, examples), batch_size=batch_size, verbose=0
     )
     return float(np.mean(np.argmax(logits, -1) == examples.labels))
 
 
-def train_one(task, model_name, size, seed, model_path=None, encoder=None):
-    """Trains one model; returns its figures and learning curve."""
+def batches(task, examples, batch, seed):
+    """`examples` as `(features, labels)` batches, in a fresh order each
+    pass (set by `seed`), without end; whole batches only."""
     import tensorflow as tf
 
+    # Tensors, captured by the map function rather than copied into it as
+    # constants (a `--scale` set is over a gigabyte).
+    inputs = {k: tf.convert_to_tensor(v) for k, v in features(task, examples).items()}
+    labels = tf.convert_to_tensor(examples.labels)
+    return (
+        tf.data.Dataset.range(len(examples.labels))
+        .shuffle(len(examples.labels), seed=seed)
+        .repeat()
+        .batch(batch, drop_remainder=True)
+        .map(lambda i: (
+            {name: tf.gather(value, i) for name, value in inputs.items()},
+            tf.gather(labels, i),
+        ))
+        .prefetch(2)
+    )
+
+
+def train_one(task, model_name, size, seed, model_path=None, encoder=None,
+              with_curve=True):
+    """Trains one model; returns its figures and, `with_curve`, its
+    learning curve (else progress lines only: the plots show the first
+    seed's curve, and evaluating it costs a fifth of a run)."""
+    import tensorflow as tf
+
+    batch = size["batch"]
     train = task_data(task, size, "train")
     test = task_data(task, size, "test")
     curve_test = long_range_tasks.Examples(
         *(a[:CURVE_EXAMPLES] for a in test)
     )
-    batch = size["batch"]
     steps = size["epochs"] * (size["train"] // batch)
     model = build_model(
         task, model_name, size["length"], seed, steps,
@@ -261,33 +304,36 @@ def train_one(task, model_name, size, seed, model_path=None, encoder=None):
             if self.step % every and self.step != steps:
                 return
             pause = time.perf_counter()
-            curve.append(dict(
-                step=self.step,
-                seconds=pause - self.start - self.paused,
-                accuracy=accuracy(model, curve_test, batch),
-            ))
-            print(
-                f"{measure.PROGRESS}{task} {model_name} seed {seed}: step "
-                f"{self.step}/{steps}, {curve[-1]['seconds']:.0f} s, "
-                f"held-out accuracy {curve[-1]['accuracy']:.3f}",
-                file=sys.stderr, flush=True,
+            point = dict(
+                step=self.step, seconds=pause - self.start - self.paused
             )
+            line = (f"{task} {model_name} seed {seed}: step {self.step}/"
+                    f"{steps}, {point['seconds']:.0f} s")
+            if with_curve:
+                point["accuracy"] = accuracy(model, task, curve_test, batch)
+                curve.append(point)
+                line += f", held-out accuracy {point['accuracy']:.3f}"
+            print(measure.PROGRESS + line, file=sys.stderr, flush=True)
             self.paused += time.perf_counter() - pause
 
     tracker = Curve()
     with measure.AllocatorPeak(tf) as peak:
         started = time.perf_counter()
+        # One tf.data iterator for the whole run: Keras replaces its
+        # iterator at each epoch's end, and each replacement here took
+        # about 30 s on one core, counted as training (genomics bigbird at
+        # 1,600 examples: steps 200-250 of 400 in 40 s against 10 s).
         model.fit(
-            features(train), train.labels, batch_size=batch,
-            epochs=size["epochs"], steps_per_epoch=size["train"] // batch,
-            shuffle=True, callbacks=[tracker], verbose=0,
+            batches(task, train, batch, seed), epochs=1,
+            steps_per_epoch=steps, shuffle=False, callbacks=[tracker],
+            verbose=0,
         )
         wall = time.perf_counter() - started
     train_seconds = wall - tracker.paused
     real_tokens = (train.token_ids != 0).sum() / size["train"]
     result = dict(
         seed=seed,
-        accuracy=accuracy(model, test, batch),
+        accuracy=accuracy(model, task, test, batch),
         tokens_per_second=float(steps * batch * real_tokens / train_seconds),
         train_seconds=train_seconds,
         wall_seconds=wall,
@@ -295,13 +341,11 @@ def train_one(task, model_name, size, seed, model_path=None, encoder=None):
         curve=curve,
         length_accuracy={},
     )
-    for fraction in (4, 2):
-        length = size["length"] // fraction
-        if length >= 64:
-            shorter = task_data(task, size, f"test@{length}", length)
-            result["length_accuracy"][length] = accuracy(
-                model, shorter, batch
-            )
+    for length in test_lengths(size):
+        shorter = task_data(task, size, f"test@{length}", length)
+        result["length_accuracy"][length] = accuracy(
+            model, task, shorter, batch
+        )
     result["length_accuracy"][size["length"]] = result["accuracy"]
     if model_path:
         os.makedirs(os.path.dirname(model_path), exist_ok=True)
@@ -316,7 +360,10 @@ def run_model(task, model_name, size, seeds, model_dir, encoder=None):
         path = None
         if seed == seeds[0] and model_name == "bigbird_global":
             path = os.path.join(model_dir, f"{task}.keras")
-        runs.append(train_one(task, model_name, size, seed, path, encoder))
+        runs.append(train_one(
+            task, model_name, size, seed, path, encoder,
+            with_curve=seed == seeds[0],
+        ))
     return dict(runs=runs, peak_rss_bytes=measure.peak_rss_bytes())
 
 
@@ -520,6 +567,9 @@ def parse(argv):
                       help="tiny sizes, one seed, in this process (CI)")
     size.add_argument("--scale", action="store_true",
                       help="LRA-like lengths and budgets (hours)")
+    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
+                        help="(task, model) workers run at once, one core "
+                             "each (default: one a core of this machine)")
     parser.add_argument("--dense-max-length", type=int, default=2048,
                         help="longest sequence the dense model runs on")
     parser.add_argument("--output", default="docs/long_range",
@@ -544,6 +594,12 @@ def parse(argv):
     args = parser.parse_args(argv)
     if args.quick and argv is not None and "--seeds" not in argv:
         args.seeds = [0]
+    cores = len(os.sched_getaffinity(0))
+    if not 1 <= args.jobs <= cores:
+        raise ValueError(
+            f"--jobs takes 1 to {cores} (one core a worker, {cores} cores "
+            f"here). Received: --jobs {args.jobs}"
+        )
     args.set = size_overrides(args.set)
     for key in set(args.set) & set(TASK_KEYS):
         others = [t for t in args.tasks if t not in TASK_KEYS[key]]
@@ -584,6 +640,47 @@ def size_overrides(pairs):
     return overrides
 
 
+def run_pairs(run, pairs, jobs):
+    """`run(pair, cpus)` for each of `pairs`, `jobs` at a time, each on one
+    core of its own (where `jobs` > 1: so that every model's tokens/s are
+    one core's, whichever ran beside it); yields `(pair, result)` as each
+    ends."""
+    if jobs == 1:
+        for pair in pairs:
+            yield pair, run(pair)
+        return
+    free = queue.Queue()
+    for core in sorted(os.sched_getaffinity(0))[:jobs]:
+        free.put(core)
+
+    def on_a_core(pair):
+        core = free.get()
+        try:
+            return pair, run(pair, {core})
+        finally:
+            free.put(core)
+
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        for future in concurrent.futures.as_completed(
+            [pool.submit(on_a_core, pair) for pair in pairs]
+        ):
+            yield future.result()
+
+
+def test_lengths(size):
+    """The shorter lengths a model is also tested at (1/4 and 1/2 of its
+    training length, where at least 64 tokens)."""
+    return [size["length"] // f for f in (4, 2) if size["length"] // f >= 64]
+
+
+def check_lengths(task, size):
+    """Raises the generator's error now when `size` (a `--set` span, say)
+    cannot be generated at a length the models are tested at, rather than
+    after training."""
+    for length in [size["length"], *test_lengths(size)]:
+        task_data(task, dict(size, test=2), f"test@{length}", length)
+
+
 def encoder_overrides(args):
     if args.initializer_range is None:
         return {}
@@ -605,37 +702,45 @@ def main(argv=None):
         report = write_outputs(args, {}, {}, [], started, earlier)
         print(markdown(report["results"], report["majority_accuracy"]))
         return report
+    pairs = [
+        (task, model_name) for task in args.tasks for model_name in args.models
+        if not (model_name == "dense"
+                and sizes[task]["length"] > args.dense_max_length)
+    ]
     for task in args.tasks:
-        size = sizes[task]
-        baselines[task] = baseline(task, size)
-        for model_name in args.models:
-            if model_name == "dense" and size["length"] > args.dense_max_length:
-                continue
-            if args.quick:
-                # In this process: a worker's start (seconds) would be most
-                # of a quick run. The resident peak is then the process's.
-                found = run_model(
-                    task, model_name, size, args.seeds, args.model_dir,
-                    encoder_overrides(args),
-                )
-            else:
-                found = measure.run_worker(measure.worker_command(
-                    __file__, "--task", task, "--model", model_name,
-                    "--size", json.dumps(size), "--model-dir",
-                    args.model_dir, "--seeds", *args.seeds,
-                    "--initializer-range", encoder["initializer_range"],
-                ))
-            results.append(summarize(task, model_name, size, found, encoder))
-            # Written after every model, so a stopped run keeps what it did.
-            report = write_outputs(
-                args, sizes, baselines, results, started, earlier
+        check_lengths(task, sizes[task])  # before any training, not after
+        baselines[task] = baseline(task, sizes[task])
+
+    def run(pair, cpus=None):
+        task, model_name = pair
+        if args.quick:
+            # In this process: a worker's start (seconds) would be most of
+            # a quick run. The resident peak is then the process's.
+            return run_model(
+                task, model_name, sizes[task], args.seeds, args.model_dir,
+                encoder_overrides(args),
             )
-            line = results[-1]
-            print(f"{task:10} {model_name:15} " + (
-                line.get("error") or
-                f"accuracy {line['accuracy_mean']:.3f} ± "
-                f"{line['accuracy_spread']:.3f}, {line['wall_seconds']:.0f} s"
-            ), flush=True)
+        return measure.run_worker(measure.worker_command(
+            __file__, "--task", task, "--model", model_name,
+            "--size", json.dumps(sizes[task]), "--model-dir",
+            args.model_dir, "--seeds", *args.seeds,
+            "--initializer-range", encoder["initializer_range"],
+        ), cpus=cpus)
+
+    done = {}
+    for pair, found in run_pairs(run, pairs, 1 if args.quick else args.jobs):
+        task, model_name = pair
+        done[pair] = summarize(task, model_name, sizes[task], found, encoder)
+        # Written after every model, so a stopped run keeps what it did.
+        results = [done[p] for p in pairs if p in done]
+        write_outputs(args, sizes, baselines, results, started, earlier)
+        line = done[pair]
+        print(f"{task:10} {model_name:15} " + (
+            line.get("error") or
+            f"accuracy {line['accuracy_mean']:.3f} ± "
+            f"{line['accuracy_spread']:.3f}, {line['wall_seconds']:.0f} s"
+        ), flush=True)
+    report = write_outputs(args, sizes, baselines, results, started, earlier)
     print(markdown(report["results"], report["majority_accuracy"]))
     return report
 

@@ -13,15 +13,20 @@ starts with `[CLS]`.
   tree is drawn as LRA's generator draws it (a value with probability
   0.25 below the maximum depth, else an operator on 2 to `max_args`
   arguments) and redrawn until its length fits.
-- `retrieval`: `[CLS] doc1 [SEP] doc2 [SEP]`, by concatenation (one
-  encoder sees both documents, so attention can compare them; LRA's
-  retrieval uses a dual encoder). Key runs lie in the documents: two of
-  one key, one of another and one of each distractor key; the label is
-  whether the documents share a key (the pair split between them) or not
-  (the pair in one document). Every example holds the same multiset of
-  tokens, so a bag is at chance; a key is one token (repeated `span`
-  times), read by content, not bound to a `[KEY]` mark before it (a
-  "previous token" relation, which left every model at chance).
+- `retrieval`: `[CLS] x [SEP] doc1 [SEP] doc2 [SEP]`, by concatenation
+  (one encoder sees both documents, so attention can compare them; LRA's
+  retrieval uses a dual encoder), with segment ids for the question and
+  each document. Key runs lie in the documents: two of the question's key
+  `x` (at least one in `doc1`), one of another and one of each distractor
+  key; the label is whether `doc2` shares `x`. Every example holds the
+  same multiset of tokens, so a bag is at chance; a key is one token
+  (repeated `span` times), read by content. Two easier-looking forms left
+  every model, dense included, at chance in 400-600 steps at 1024 tokens:
+  any key shared (LRA's form: every run of one document compared with
+  every run of the other), and the question's key shared with `x` in
+  either document (its runs' segments, mixed or not, say nothing to a
+  linear read-out until attention finds them, so nothing leads attention
+  to them). Here the mass the question puts on `doc2`'s `x` is the answer.
 - `needle`: `[CLS] q [SEP]` then filler in which the pair `(q, v)` (the
   needle, one token of `NEEDLE_KEYS * NEEDLE_VALUES`) appears exactly once
   and pairs `(k, v')` with other keys distract; the label is `v`, 10
@@ -60,7 +65,7 @@ import numpy as np
 
 PAD, CLS, SEP = 0, 1, 2
 Examples = collections.namedtuple(
-    "Examples", ["token_ids", "labels", "global_mask"]
+    "Examples", ["token_ids", "labels", "global_mask", "segment_ids"]
 )
 
 
@@ -75,8 +80,11 @@ def _slots(rng, size, span, count, name):
     return span * rng.choice(size // span, count, replace=False)
 
 
-def _pack(sequences, labels, length, global_positions=None):
-    """Pads `sequences` (lists of ids, `[CLS]` first) to `length`."""
+def _pack(sequences, labels, length, global_positions=None, segments=False):
+    """Pads `sequences` (lists of ids, `[CLS]` first) to `length`. With
+    `segments`, a token's segment id is the number of `[SEP]`s before it
+    (`[CLS] a [SEP] b [SEP]`: 0 for `a` and its `[SEP]`, 1 for `b` and
+    its); else, and at padding, 0."""
     token_ids = np.zeros((len(sequences), length), np.int32)
     global_mask = np.zeros((len(sequences), length), np.int32)
     for row, sequence in enumerate(sequences):
@@ -88,7 +96,13 @@ def _pack(sequences, labels, length, global_positions=None):
         token_ids[row, : len(sequence)] = sequence
         for position in (global_positions or [[]] * len(sequences))[row]:
             global_mask[row, position] = 1
-    return Examples(token_ids, np.asarray(labels, np.int32), global_mask)
+    segment_ids = np.zeros_like(token_ids)
+    if segments:
+        before = np.cumsum(token_ids == SEP, axis=1) - (token_ids == SEP)
+        segment_ids = np.where(token_ids != PAD, before, 0).astype(np.int32)
+    return Examples(
+        token_ids, np.asarray(labels, np.int32), global_mask, segment_ids
+    )
 
 
 # === ListOps ===
@@ -199,26 +213,28 @@ RETRIEVAL_VOCABULARY_SIZE = _FIRST_FILLER + RETRIEVAL_FILLER
 
 
 def retrieval(count, length, rng, distractors=1, span=1):
-    """Pairs of documents of `(length - 3) // 2` filler tokens holding
-    three key runs (`span` copies of a key token each), two of one key `x`
-    and one of another `y`, and `distractors` runs of further keys, one
-    each. Label 1 (half the examples): the documents share a key, one `x`
-    run in each (`y` in either); label 0: both `x` runs in one document,
-    `y` in the other. Every example holds the same multiset of runs, so a
-    bag of tokens is at chance. The global tokens are the `[SEP]`s between
-    and after the documents."""
-    size = (length - 3) // 2
+    """`[CLS] x [SEP] doc1 [SEP] doc2 [SEP]`: documents of
+    `(length - 5) // 2` filler tokens holding three key runs (`span` copies
+    of a key token each), two of the question's key `x` and one of another
+    `y`, and `distractors` runs of further keys, one each. `doc1` always
+    holds `x`. Label 1 (half the examples): the documents share `x`, one
+    run in each (`y` in either); label 0: both `x` runs in `doc1`, `y` in
+    `doc2`. Every example holds the same multiset of runs, so a bag of
+    tokens is at chance. The question `x` is the global token; segment ids
+    count the `[SEP]`s before each token (question 0, documents 1, 2)."""
+    size = (length - 5) // 2
     sequences, labels, global_positions = [], [], []
     for _ in range(count):
         shared = int(rng.integers(2))
         keys = rng.choice(RETRIEVAL_KEYS, 2 + distractors, replace=False)
         x, y, others = int(keys[0]), int(keys[1]), keys[2:]
+        # The first document always holds `x`; the label is whether the
+        # second does too.
         if shared:
             runs = [[x], [x]]
             runs[int(rng.integers(2))].append(y)
         else:
             runs = [[x, x], [y]]
-            rng.shuffle(runs)
         for key in others:
             runs[int(rng.integers(2))].append(int(key))
         documents = []
@@ -228,10 +244,12 @@ def retrieval(count, length, rng, distractors=1, span=1):
             for slot, key in zip(slots, document_keys):
                 document[slot : slot + span] = _FIRST_KEY + key
             documents.append(list(document))
-        sequences.append([CLS, *documents[0], SEP, *documents[1], SEP])
+        sequences.append([
+            CLS, _FIRST_KEY + x, SEP, *documents[0], SEP, *documents[1], SEP
+        ])
         labels.append(shared)
-        global_positions.append([size + 1, 2 * size + 2])
-    return _pack(sequences, labels, length, global_positions)
+        global_positions.append([1])
+    return _pack(sequences, labels, length, global_positions, segments=True)
 
 
 def is_retrieval_key(token_ids):
@@ -240,13 +258,13 @@ def is_retrieval_key(token_ids):
 
 
 def retrieval_keys(token_ids):
-    """The key tokens of each document of one row (split at its `[SEP]`s),
-    as two lists of key numbers in order of position."""
+    """The question's key number of one row, and its documents' key tokens
+    (split at its `[SEP]`s) as two lists of key numbers in order."""
     separators = np.flatnonzero(token_ids == SEP)
-    documents = token_ids[1 : separators[0]], token_ids[
-        separators[0] + 1 : separators[1]
+    documents = token_ids[separators[0] + 1 : separators[1]], token_ids[
+        separators[1] + 1 : separators[2]
     ]
-    return [
+    return int(token_ids[1]) - _FIRST_KEY, [
         [int(t) - _FIRST_KEY for t in d[is_retrieval_key(d)]]
         for d in documents
     ]
@@ -393,10 +411,10 @@ def genomics(count, length, rng, copies=1):
     return _pack(sequences, labels, length)
 
 
-# Each task: generator, vocabulary size, classes.
+# Each task: generator, vocabulary size, classes, segments (0: none).
 TASKS = {
-    "listops": (listops, len(LISTOPS_VOCABULARY), 10),
-    "retrieval": (retrieval, RETRIEVAL_VOCABULARY_SIZE, 2),
-    "needle": (needle, NEEDLE_VOCABULARY_SIZE, NEEDLE_VALUES),
-    "genomics": (genomics, GENOMICS_VOCABULARY_SIZE, 2),
+    "listops": (listops, len(LISTOPS_VOCABULARY), 10, 0),
+    "retrieval": (retrieval, RETRIEVAL_VOCABULARY_SIZE, 2, 3),
+    "needle": (needle, NEEDLE_VOCABULARY_SIZE, NEEDLE_VALUES, 0),
+    "genomics": (genomics, GENOMICS_VOCABULARY_SIZE, 2, 0),
 }

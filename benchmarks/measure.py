@@ -122,12 +122,14 @@ def worker_result(returncode, stdout, stderr):
 PROGRESS = "progress: "  # a worker's stderr lines that `run_worker` echoes
 
 
-def run_worker(cmd):
-    """Runs a worker to its end; its `PROGRESS` lines are echoed to our
-    stderr as they come (long runs show where they are)."""
+def run_worker(cmd, cpus=None):
+    """Runs a worker to its end, on the cores `cpus` (a set; all where
+    None); its `PROGRESS` lines are echoed to our stderr as they come (long
+    runs show where they are)."""
     with subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=worker_env(),
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     ) as worker:
         # stdout on a thread, so neither pipe fills while the other is read.
         stdout = []

@@ -149,11 +149,14 @@ def inspect(model, examples, row=0):
     tokens = examples.token_ids[row : row + 1]
     padding_mask = (tokens != 0).astype("int32")
     global_mask = examples.global_mask[row : row + 1]
+    segment_ids = examples.segment_ids[row : row + 1]
     length = int(padding_mask.sum())
-    tokens, padding_mask, global_mask = (
-        a[:, :length] for a in (tokens, padding_mask, global_mask)
+    tokens, padding_mask, global_mask, segment_ids = (
+        a[:, :length] for a in (tokens, padding_mask, global_mask, segment_ids)
     )
-    x = _numpy(encoder.embeddings(tokens, None))
+    x = _numpy(encoder.embeddings(
+        tokens, segment_ids if encoder.num_segments else None
+    ))
     # The question's rows where a task marks one (the global blocks' rows
     # would blur them), else every global row of the layer's pattern.
     question = np.asarray(global_mask[0], bool)
@@ -247,7 +250,7 @@ def main(argv=None):
     # The first example the model answers (the picture shows how it does;
     # row 0 where it answers none).
     right = np.flatnonzero(np.argmax(model.predict(
-        long_range.features(examples), verbose=0), -1) == examples.labels)
+        long_range.features(task, examples), verbose=0), -1) == examples.labels)
     row = int(right[0]) if len(right) else 0
     layers, tokens = inspect(model, examples, row)
     marks = [(int(p), "global")

@@ -39,7 +39,7 @@ def evaluate_listops(text):
 def test_listops_answers_match_an_independent_evaluator():
     examples = tasks.listops(60, 256, np.random.default_rng(3))
     depths = []
-    for row, label, marked in zip(*examples):
+    for row, label, marked in zip(*examples[:3]):
         text = tasks.listops_text(row)
         assert evaluate_listops(text) == label
         length = int((row != 0).sum())
@@ -64,7 +64,7 @@ def test_listops_answers_match_an_independent_evaluator():
 def test_needle_is_present_exactly_once_and_labels_its_value():
     examples = tasks.needle(50, 1024, np.random.default_rng(0))
     positions = []
-    for row, label, marked in zip(*examples):
+    for row, label, marked in zip(*examples[:3]):
         value, times, position = tasks.needle_answer(row)
         assert times == 1 and value == label
         assert np.flatnonzero(marked).tolist() == [1]
@@ -81,11 +81,19 @@ def test_retrieval_labels_are_a_shared_key_and_a_bag_cannot_tell():
     examples = tasks.retrieval(100, 512, np.random.default_rng(0), span=3)
     assert 30 < examples.labels.sum() < 70
     bags = {0: set(), 1: set()}
-    for row, label, marked in zip(*examples):
-        first, second = tasks.retrieval_keys(row)
-        assert bool(set(first) & set(second)) == bool(label)
+    for row, label, marked, segments in zip(*examples):
+        question, (first, second) = tasks.retrieval_keys(row)
+        # The question names the key, always in the first document; label
+        # 1 when the second holds it too.
+        assert question in first and (question in second) == bool(label)
+        assert np.flatnonzero(marked).tolist() == [1]
+        # Segments: question 0, then one per document, each closed by its
+        # [SEP]; padding 0.
         separators = np.flatnonzero(row == tasks.SEP)
-        assert np.flatnonzero(marked).tolist() == separators.tolist()
+        expected = np.zeros_like(row)
+        expected[separators[0] + 1 : separators[1] + 1] = 1
+        expected[separators[1] + 1 : separators[2] + 1] = 2
+        np.testing.assert_array_equal(segments, expected)
         # Runs of 3: every key is written a multiple of 3 times.
         keys = first + second
         counts = sorted(np.bincount(keys)[np.unique(keys)] // 3)
@@ -294,3 +302,103 @@ def test_every_default_task_generates_at_its_shorter_test_lengths():
                 task, dict(size, test=4), f"test@{length}", length
             )
             assert data.token_ids.shape == (4, length)
+
+
+def test_retrieval_models_read_segments_and_the_bag_does_not():
+    rng = np.random.default_rng(0)
+    inputs = dict(
+        token_ids=rng.integers(3, 50, (1, 128)).astype("int32"),
+        padding_mask=np.ones((1, 128), "int32"),
+        question_mask=np.zeros((1, 128), "int32"),
+    )
+    model = long_range.build_model("retrieval", "bigbird", 128, 0, steps=10)
+    assert set(model.input) == set(long_range.feature_names("retrieval"))
+    logits = [
+        np.asarray(model(dict(inputs, segment_ids=np.full((1, 128), s, "int32"))))
+        for s in (0, 2)
+    ]
+    assert np.abs(logits[1] - logits[0]).max() > 1e-4
+    bag = long_range.build_model("retrieval", "bag", 128, 0, steps=10)
+    bag_logits = [
+        np.asarray(bag(dict(inputs, segment_ids=np.full((1, 128), s, "int32"))))
+        for s in (0, 2)
+    ]
+    np.testing.assert_array_equal(*bag_logits)
+    assert "segment_ids" not in long_range.feature_names("needle")
+
+
+def test_batches_are_whole_and_each_pass_a_seeded_permutation():
+    examples = tasks.Examples(
+        token_ids=np.arange(10, dtype="int32")[:, None] + np.zeros((1, 4), "int32"),
+        labels=np.arange(10, dtype="int32"),
+        global_mask=np.zeros((10, 4), "int32"),
+        segment_ids=np.zeros((10, 4), "int32"),
+    )
+
+    def order(seed, count=10):
+        found = []
+        for inputs, labels in long_range.batches(
+            "needle", examples, 5, seed
+        ).take(count // 5):
+            assert labels.shape == (5,)
+            # Inputs and labels stay together.
+            np.testing.assert_array_equal(inputs["token_ids"][:, 0], labels)
+            found.extend(labels.numpy().tolist())
+        return found
+
+    two_passes = order(0, 20)
+    assert sorted(two_passes[:10]) == sorted(two_passes[10:]) == list(range(10))
+    assert two_passes[:10] != two_passes[10:]  # reshuffled each pass
+    assert order(0) == two_passes[:10] and order(1) != order(0)
+
+
+def test_only_the_first_seed_evaluates_a_learning_curve(tmp_path):
+    found = long_range.run_model(
+        "needle", "bag", long_range.QUICK_SIZES["needle"], [0, 1],
+        str(tmp_path),
+    )
+    first, second = found["runs"]
+    assert [p["step"] for p in first["curve"]] == [1, 2, 3, 4]
+    assert second["curve"] == [] and 0 <= second["accuracy"] <= 1
+
+
+def test_a_size_that_fails_at_a_test_length_fails_before_training(tmp_path):
+    # span=128 fits a 1024-token retrieval, not its 256-token test.
+    with pytest.raises(ValueError, match="span=128"):
+        long_range.main([
+            "--tasks", "retrieval", "--set", "span=128", "--output",
+            str(tmp_path / "out"),
+        ])
+    assert not os.path.exists(tmp_path / "out.json")
+
+
+def test_jobs_must_fit_the_cores():
+    cores = len(os.sched_getaffinity(0))
+    for bad in (0, cores + 1):
+        with pytest.raises(ValueError, match=f"--jobs {bad}"):
+            long_range.parse(["--jobs", str(bad)])
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core")
+def test_jobs_run_pairs_at_once_each_on_a_core_of_its_own():
+    import threading
+    import time
+
+    running, seen, lock = set(), [], threading.Lock()
+
+    def run(pair, cpus=None):
+        with lock:
+            running.add(pair)
+            seen.append((pair, frozenset(cpus), len(running)))
+        time.sleep(0.2)
+        with lock:
+            running.discard(pair)
+        return {"pair": pair}
+
+    pairs = [("needle", m) for m in ("bigbird", "window", "dense", "bag")]
+    found = dict(long_range.run_pairs(run, pairs, 2))
+    assert found == {pair: {"pair": pair} for pair in pairs}
+    assert all(len(cpus) == 1 for _, cpus, _ in seen)
+    assert max(n for *_, n in seen) == 2  # two at once, never more
+    # Two at once never share a core.
+    assert len({cpus for _, cpus, _ in seen}) == 2

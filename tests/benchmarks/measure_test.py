@@ -33,3 +33,12 @@ def test_a_failed_worker_is_an_error_with_its_stderr_tail():
     found = measure.run_worker(python("raise SystemExit('out of memory')"))
     assert found["error"].startswith("exit 1") and "out of memory" in found[
         "error"]
+
+
+def test_run_worker_pins_the_worker_to_the_cores_it_is_given():
+    core = max(measure.os.sched_getaffinity(0))
+    found = measure.run_worker(python(
+        "import json, os\n"
+        "print(json.dumps({'cores': sorted(os.sched_getaffinity(0))}))\n"
+    ), cpus={core})
+    assert found == {"cores": [core]}
