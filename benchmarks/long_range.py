@@ -22,14 +22,16 @@ attention alone decides whether the question's outputs hold the answer.
 Adam's rate warms up to 3e-3 over a tenth of the steps, then decays on a
 half cosine. Each (task, model) runs in a fresh worker
 process (its peak memory is its own) for each seed: the data are fixed per
-task, the seed sets the weights and the order of the batches.
+task, the seed sets the weights and the order of the batches. `--jobs`
+workers run at once (default: one a core), each on one core of its own,
+so every tokens/s figure is one core's.
 
 Reported per (task, model): held-out accuracy mean and spread (max - min)
 over the seeds, training tokens/s (real tokens, evaluation excluded),
 the TensorFlow allocator's training peak and the process's resident
 peak, wall time; learning curves (held-out accuracy against steps and
-against training seconds) and accuracy at shorter lengths (1/4, 1/2 of
-the training length). Written to `--output` (default `docs/long_range`):
+against training seconds, first seed) and accuracy at shorter lengths
+(1/4, 1/2 of the training length). Written to `--output` (default `docs/long_range`):
 `.json`, `.md`, `_curves.png`, `_length.png` (matplotlib optional). The
 seed-0 `bigbird_global` model of each task is saved to
 `--model-dir/<task>.keras` for `examples/inspect_attention.py`.
@@ -69,12 +71,16 @@ import long_range_tasks  # noqa: E402
 import measure  # noqa: E402
 
 MODELS = ("bigbird", "bigbird_global", "window", "dense", "bag")
+# Their time on one core, longest first (a seed's wall seconds, needle at
+# 4096 tokens: bigbird_global 482, bigbird 410, window 225, bag 11;
+# genomics at 1024: dense 265-289, bigbird 170, window 81-88).
+SLOWEST_FIRST = ("dense", "bigbird_global", "bigbird", "window", "bag")
 
 # Per task: sequence length, train / test examples, epochs, batch size.
 DEFAULT_SIZES = {
     "listops": dict(length=512, train=2000, test=400, epochs=2, batch=16),
-    "retrieval": dict(length=1024, train=1600, test=400, epochs=2, batch=8,
-                      span=32),
+    "retrieval": dict(length=512, train=3200, test=400, epochs=2, batch=8,
+                      span=64),
     "needle": dict(length=4096, train=1200, test=200, epochs=2, batch=4,
                    span=256, distractors=2),
     "genomics": dict(length=1024, train=1600, test=400, epochs=2, batch=8,
@@ -84,7 +90,7 @@ DEFAULT_SIZES = {
 SCALE_SIZES = {
     "listops": dict(length=2048, train=20000, test=2000, epochs=5, batch=32),
     "retrieval": dict(length=4096, train=20000, test=2000, epochs=5, batch=16,
-                      span=32),
+                      span=512),
     "needle": dict(length=16384, train=10000, test=1000, epochs=5, batch=4,
                    span=256, distractors=2),
     "genomics": dict(length=4096, train=20000, test=2000, epochs=5, batch=16,
@@ -129,11 +135,8 @@ def task_data(task, size, split, length=None):
     seed = [index, ("train", "test").index(split.split("@")[0]), length]
     # The generator arguments a size sets (distractors, span, copies).
     extra = {k: size[k] for k in TASK_KEYS if k in size}
-    if "copies" in extra:
-        # A shorter test keeps the tokens per copy: the same local
-        # structure, fewer copies (a needle keeps its span: the same needle
-        # in less filler).
-        extra["copies"] = max(1, extra["copies"] * length // size["length"])
+    for key in set(LENGTH_SCALED.get(task, ())) & set(extra):
+        extra[key] = max(1, extra[key] * length // size["length"])
     return generate(count, length, np.random.default_rng(seed), **extra)
 
 
@@ -616,6 +619,10 @@ SIZE_KEYS = (
     "length", "train", "test", "epochs", "batch", "distractors", "span",
     "copies",
 )
+# A shorter test keeps the signal's share of the sequence: genomics writes
+# fewer copies (the same tokens per copy), retrieval shorter runs (a needle
+# keeps its span: the same needle in less filler).
+LENGTH_SCALED = {"genomics": ("copies",), "retrieval": ("span",)}
 # Size keys that are arguments of a task's generator, and their tasks.
 TASK_KEYS = {
     "distractors": ("retrieval", "needle"),
@@ -728,7 +735,10 @@ def main(argv=None):
         ), cpus=cpus)
 
     done = {}
-    for pair, found in run_pairs(run, pairs, 1 if args.quick else args.jobs):
+    # The slowest models first: with --jobs, the last to start is short.
+    slowest_first = sorted(pairs, key=lambda pair: SLOWEST_FIRST.index(pair[1]))
+    jobs = 1 if args.quick else args.jobs
+    for pair, found in run_pairs(run, slowest_first, jobs):
         task, model_name = pair
         done[pair] = summarize(task, model_name, sizes[task], found, encoder)
         # Written after every model, so a stopped run keeps what it did.

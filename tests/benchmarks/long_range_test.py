@@ -100,6 +100,13 @@ def test_retrieval_labels_are_a_shared_key_and_a_bag_cannot_tell():
         # Two runs of one key, one of each other: the same for both labels.
         bags[int(label)].add(tuple(counts))
     assert bags[0] == bags[1] == {(1, 1, 2)}
+    # A shorter test keeps the runs' share of the sequence: a quarter of the
+    # length, a quarter of the span (four runs: x twice, y, a distractor).
+    size = dict(long_range.DEFAULT_SIZES["retrieval"], test=10)
+    short = long_range.task_data("retrieval", size, "test@128", 128)
+    for row in short.token_ids:
+        _, (first, second) = tasks.retrieval_keys(row)
+        assert len(first) + len(second) == 4 * size["span"] // 4
 
 
 def test_genomics_labels_follow_the_spacing_rule():
@@ -292,16 +299,21 @@ def test_a_span_too_long_for_the_length_is_an_error():
             tasks.TASKS[task][0](2, 128, np.random.default_rng(0), span=64)
 
 
-def test_every_default_task_generates_at_its_shorter_test_lengths():
+def test_every_default_and_scale_task_generates_at_its_test_lengths():
     # train_one evaluates at 1/4 and 1/2 of the length after training: a
     # size that cannot be generated there would lose the trained model.
     for task, size in long_range.DEFAULT_SIZES.items():
-        for fraction in (4, 2, 1):
-            length = size["length"] // fraction
+        assert long_range.test_lengths(size) == [
+            size["length"] // 4, size["length"] // 2
+        ]
+        for length in [size["length"], *long_range.test_lengths(size)]:
             data = long_range.task_data(
                 task, dict(size, test=4), f"test@{length}", length
             )
             assert data.token_ids.shape == (4, length)
+    # `--scale` has never run whole on this machine; its sizes generate.
+    for task, size in long_range.SCALE_SIZES.items():
+        long_range.check_lengths(task, size)
 
 
 def test_retrieval_models_read_segments_and_the_bag_does_not():
@@ -363,10 +375,11 @@ def test_only_the_first_seed_evaluates_a_learning_curve(tmp_path):
 
 
 def test_a_size_that_fails_at_a_test_length_fails_before_training(tmp_path):
-    # span=128 fits a 1024-token retrieval, not its 256-token test.
-    with pytest.raises(ValueError, match="span=128"):
+    # span=400 fits the 4096-token needle's 3 pair runs, not its
+    # 1024-token test (a needle keeps its span).
+    with pytest.raises(ValueError, match="span=400"):
         long_range.main([
-            "--tasks", "retrieval", "--set", "span=128", "--output",
+            "--tasks", "needle", "--set", "span=400", "--output",
             str(tmp_path / "out"),
         ])
     assert not os.path.exists(tmp_path / "out.json")
