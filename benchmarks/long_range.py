@@ -31,8 +31,9 @@ over the seeds, training tokens/s (real tokens, evaluation excluded),
 the TensorFlow allocator's training peak and the process's resident
 peak, wall time; learning curves (held-out accuracy against steps and
 against training seconds, first seed) and accuracy at shorter lengths
-(1/4, 1/2 of the training length). Written to `--output` (default `docs/long_range`):
-`.json`, `.md`, `_curves.png`, `_length.png` (matplotlib optional). The
+(1/4, 1/2 of the training length). Written to `--output` (default
+`docs/long_range`): `.json`, `.md`, `_curves.png`, `_length.png`
+(matplotlib optional). The
 seed-0 `bigbird_global` model of each task is saved to
 `--model-dir/<task>.keras` for `examples/inspect_attention.py`.
 
@@ -49,8 +50,8 @@ seed-0 `bigbird_global` model of each task is saved to
 `--merge` keeps the earlier results of `--output` for the (task, model)
 pairs this run leaves alone, so partial runs build one table; `--combine`
 merges reports written by runs in parallel (one core each) without
-training. Each worker prints its held-out accuracy at every point of its
-learning curve.
+training. Each worker prints its progress, and for the first seed its
+held-out accuracy at every point of the learning curve.
 """
 
 import argparse
@@ -259,7 +260,10 @@ def batches(task, examples, batch, seed):
 
     # Tensors, captured by the map function rather than copied into it as
     # constants (a `--scale` set is over a gigabyte).
-    inputs = {k: tf.convert_to_tensor(v) for k, v in features(task, examples).items()}
+    inputs = {
+        name: tf.convert_to_tensor(value)
+        for name, value in features(task, examples).items()
+    }
     labels = tf.convert_to_tensor(examples.labels)
     return (
         tf.data.Dataset.range(len(examples.labels))
@@ -557,6 +561,7 @@ def write_outputs(args, sizes, baselines, results, started, earlier):
 
 
 def parse(argv):
+    cores = len(os.sched_getaffinity(0))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -570,7 +575,7 @@ def parse(argv):
                       help="tiny sizes, one seed, in this process (CI)")
     size.add_argument("--scale", action="store_true",
                       help="LRA-like lengths and budgets (hours)")
-    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
+    parser.add_argument("--jobs", type=int, default=cores,
                         help="(task, model) workers run at once, one core "
                              "each (default: one a core of this machine)")
     parser.add_argument("--dense-max-length", type=int, default=2048,
@@ -597,7 +602,6 @@ def parse(argv):
     args = parser.parse_args(argv)
     if args.quick and argv is not None and "--seeds" not in argv:
         args.seeds = [0]
-    cores = len(os.sched_getaffinity(0))
     if not 1 <= args.jobs <= cores:
         raise ValueError(
             f"--jobs takes 1 to {cores} (one core a worker, {cores} cores "
@@ -703,7 +707,7 @@ def main(argv=None):
     sizes = {task: dict(sizes[task], **args.set) for task in args.tasks}
     encoder = dict(ENCODER, **encoder_overrides(args))
     earlier = earlier_report(args)
-    results, baselines = [], {}
+    baselines = {}
     started = time.perf_counter()
     if args.combine:
         report = write_outputs(args, {}, {}, [], started, earlier)
@@ -743,14 +747,17 @@ def main(argv=None):
         done[pair] = summarize(task, model_name, sizes[task], found, encoder)
         # Written after every model, so a stopped run keeps what it did.
         results = [done[p] for p in pairs if p in done]
-        write_outputs(args, sizes, baselines, results, started, earlier)
+        report = write_outputs(
+            args, sizes, baselines, results, started, earlier
+        )
         line = done[pair]
         print(f"{task:10} {model_name:15} " + (
             line.get("error") or
             f"accuracy {line['accuracy_mean']:.3f} ± "
             f"{line['accuracy_spread']:.3f}, {line['wall_seconds']:.0f} s"
         ), flush=True)
-    report = write_outputs(args, sizes, baselines, results, started, earlier)
+    if not done:  # nothing ran (every model filtered out): still a report
+        report = write_outputs(args, sizes, baselines, [], started, earlier)
     print(markdown(report["results"], report["majority_accuracy"]))
     return report
 

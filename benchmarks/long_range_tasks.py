@@ -220,8 +220,11 @@ def retrieval(count, length, rng, distractors=1, span=1):
     holds `x`. Label 1 (half the examples): the documents share `x`, one
     run in each (`y` in either); label 0: both `x` runs in `doc1`, `y` in
     `doc2`. Every example holds the same multiset of runs, so a bag of
-    tokens is at chance. The question `x` is the global token; segment ids
-    count the `[SEP]`s before each token (question 0, documents 1, 2)."""
+    tokens is at chance; the runs a document holds are not balanced (`doc2`
+    holds 1.5 on average under label 0, 2 under label 1), so a model that
+    reads segments can count them. The question `x` is the global token;
+    segment ids count the `[SEP]`s before each token (question 0,
+    documents 1, 2)."""
     size = (length - 5) // 2
     sequences, labels, global_positions = [], [], []
     for _ in range(count):

@@ -129,8 +129,12 @@ def run_worker(cmd, cpus=None):
     with subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=worker_env(),
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     ) as worker:
+        if cpus:
+            # Pinned from here, not by `preexec_fn` (unsafe where the parent
+            # runs threads, as `--jobs` does), before the worker's Python
+            # has started any thread of its own.
+            os.sched_setaffinity(worker.pid, cpus)
         # stdout on a thread, so neither pipe fills while the other is read.
         stdout = []
         reader = threading.Thread(
