@@ -20,11 +20,12 @@ tokens into one linear layer: every model reads its question's outputs
 and no model depends on its first token seeing the whole sequence, so
 attention alone decides whether the question's outputs hold the answer.
 Adam's rate warms up to 3e-3 over a tenth of the steps, then decays on a
-half cosine. Each (task, model) runs in a fresh worker
-process (its peak memory is its own) for each seed: the data are fixed per
-task, the seed sets the weights and the order of the batches. `--jobs`
-workers run at once (default: one a core), each on one core of its own,
-so every tokens/s figure is one core's.
+half cosine. Each (task, model, seed) runs in a fresh worker process
+(its peak memory is its own): the data are fixed per task, the seed sets
+the weights and the order of the batches. `--jobs` workers run at once
+(default: one a core), each on one core of its own, so every tokens/s
+figure is one core's; a worker a seed lets the seeds of the slowest model
+run side by side.
 
 Reported per (task, model): held-out accuracy mean and spread (max - min)
 over the seeds, training tokens/s (real tokens, evaluation excluded),
@@ -82,7 +83,9 @@ DEFAULT_SIZES = {
     "listops": dict(length=512, train=2000, test=400, epochs=2, batch=16),
     "retrieval": dict(length=512, train=3200, test=400, epochs=2, batch=8,
                       span=64),
-    "needle": dict(length=4096, train=1200, test=200, epochs=2, batch=4,
+    # 500 steps, not 600 (0.632 for bigbird before 2026-12-07, still
+    # rising): 600 took its five models about 22 minutes with --jobs 2.
+    "needle": dict(length=4096, train=1000, test=200, epochs=2, batch=4,
                    span=256, distractors=2),
     "genomics": dict(length=1024, train=1600, test=400, epochs=2, batch=8,
                      copies=16),
@@ -360,24 +363,40 @@ def train_one(task, model_name, size, seed, model_path=None, encoder=None,
     return result
 
 
-def run_model(task, model_name, size, seeds, model_dir, encoder=None):
-    """Every seed of one (task, model); the process's resident peak."""
+def run_model(task, model_name, size, seeds, model_dir, encoder=None,
+              first_seed=None):
+    """`seeds` of one (task, model); the process's resident peak. The
+    first seed (`first_seed`, default `seeds[0]`) evaluates the learning
+    curve and saves the `bigbird_global` model."""
+    first_seed = seeds[0] if first_seed is None else first_seed
     runs = []
     for seed in seeds:
         path = None
-        if seed == seeds[0] and model_name == "bigbird_global":
+        if seed == first_seed and model_name == "bigbird_global":
             path = os.path.join(model_dir, f"{task}.keras")
         runs.append(train_one(
             task, model_name, size, seed, path, encoder,
-            with_curve=seed == seeds[0],
+            with_curve=seed == first_seed,
         ))
     return dict(runs=runs, peak_rss_bytes=measure.peak_rss_bytes())
+
+
+def joined(found, seeds):
+    """One (task, model)'s `run_model` results of single seeds (`found`,
+    by seed) as one result, in `seeds`' order: the first error, if any."""
+    errors = [found[s] for s in seeds if "error" in found[s]]
+    if errors:
+        return errors[0]
+    return dict(
+        runs=[run for s in seeds for run in found[s]["runs"]],
+        peak_rss_bytes=max(found[s]["peak_rss_bytes"] for s in seeds),
+    )
 
 
 def worker(args):
     found = run_model(
         args.task, args.model, json.loads(args.size), args.seeds,
-        args.model_dir, encoder_overrides(args),
+        args.model_dir, encoder_overrides(args), args.first_seed,
     )
     print(json.dumps(found))
 
@@ -599,6 +618,7 @@ def parse(argv):
     parser.add_argument("--task", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
+    parser.add_argument("--first-seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick and argv is not None and "--seeds" not in argv:
         args.seeds = [0]
@@ -651,29 +671,29 @@ def size_overrides(pairs):
     return overrides
 
 
-def run_pairs(run, pairs, jobs):
-    """`run(pair, cpus)` for each of `pairs`, `jobs` at a time, each on one
+def run_each(run, units, jobs):
+    """`run(unit, cpus)` for each of `units`, `jobs` at a time, each on one
     core of its own (where `jobs` > 1: so that every model's tokens/s are
-    one core's, whichever ran beside it); yields `(pair, result)` as each
+    one core's, whichever ran beside it); yields `(unit, result)` as each
     ends."""
     if jobs == 1:
-        for pair in pairs:
-            yield pair, run(pair)
+        for unit in units:
+            yield unit, run(unit)
         return
     free = queue.Queue()
     for core in sorted(os.sched_getaffinity(0))[:jobs]:
         free.put(core)
 
-    def on_a_core(pair):
+    def on_a_core(unit):
         core = free.get()
         try:
-            return pair, run(pair, {core})
+            return unit, run(unit, {core})
         finally:
             free.put(core)
 
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         for future in concurrent.futures.as_completed(
-            [pool.submit(on_a_core, pair) for pair in pairs]
+            [pool.submit(on_a_core, unit) for unit in units]
         ):
             yield future.result()
 
@@ -722,29 +742,39 @@ def main(argv=None):
         check_lengths(task, sizes[task])  # before any training, not after
         baselines[task] = baseline(task, sizes[task])
 
-    def run(pair, cpus=None):
-        task, model_name = pair
+    def run(unit, cpus=None):
+        task, model_name, seed = unit
         if args.quick:
             # In this process: a worker's start (seconds) would be most of
             # a quick run. The resident peak is then the process's.
             return run_model(
-                task, model_name, sizes[task], args.seeds, args.model_dir,
-                encoder_overrides(args),
+                task, model_name, sizes[task], [seed], args.model_dir,
+                encoder_overrides(args), args.seeds[0],
             )
         return measure.run_worker(measure.worker_command(
             __file__, "--task", task, "--model", model_name,
             "--size", json.dumps(sizes[task]), "--model-dir",
-            args.model_dir, "--seeds", *args.seeds,
+            args.model_dir, "--seeds", seed, "--first-seed", args.seeds[0],
             "--initializer-range", encoder["initializer_range"],
         ), cpus=cpus)
 
-    done = {}
-    # The slowest models first: with --jobs, the last to start is short.
-    slowest_first = sorted(pairs, key=lambda pair: SLOWEST_FIRST.index(pair[1]))
+    done, by_seed = {}, {pair: {} for pair in pairs}
+    # A worker a seed, the slowest models first: with --jobs, the last to
+    # start is short.
+    units = sorted(
+        [(*pair, seed) for pair in pairs for seed in args.seeds],
+        key=lambda unit: SLOWEST_FIRST.index(unit[1]),
+    )
     jobs = 1 if args.quick else args.jobs
-    for pair, found in run_pairs(run, slowest_first, jobs):
-        task, model_name = pair
-        done[pair] = summarize(task, model_name, sizes[task], found, encoder)
+    for (task, model_name, seed), found in run_each(run, units, jobs):
+        pair = task, model_name
+        by_seed[pair][seed] = found
+        if len(by_seed[pair]) < len(args.seeds):
+            continue
+        done[pair] = summarize(
+            task, model_name, sizes[task], joined(by_seed[pair], args.seeds),
+            encoder,
+        )
         # Written after every model, so a stopped run keeps what it did.
         results = [done[p] for p in pairs if p in done]
         report = write_outputs(

@@ -16,10 +16,14 @@ starts with `[CLS]`.
 - `retrieval`: `[CLS] x [SEP] doc1 [SEP] doc2 [SEP]`, by concatenation
   (one encoder sees both documents, so attention can compare them; LRA's
   retrieval uses a dual encoder), with segment ids for the question and
-  each document. Key runs lie in the documents: two of the question's key
-  `x` (at least one in `doc1`), one of another and one of each distractor
-  key; the label is whether `doc2` shares `x`. Every example holds the
-  same multiset of tokens, so a bag is at chance; a key is one token
+  each document. Key runs lie in the documents, two in each: two of the
+  question's key `x` (at least one in `doc1`) and one each of two others,
+  plus one of each distractor key; the label is whether `doc2` shares
+  `x`. Every example holds the same multiset of tokens, so a bag is at
+  chance, and each document as many runs under either label, so counting
+  key tokens per segment is too (an earlier form, one run of another key
+  in either document, let window attention reach 0.688 by counting
+  `doc2`'s runs: 1.5 on average under label 0, 2 under label 1); a key is one token
   (repeated `span` times), read by content. Two easier-looking forms left
   every model, dense included, at chance in 400-600 steps at 1024 tokens:
   any key shared (LRA's form: every run of one document compared with
@@ -214,30 +218,26 @@ RETRIEVAL_VOCABULARY_SIZE = _FIRST_FILLER + RETRIEVAL_FILLER
 
 def retrieval(count, length, rng, distractors=1, span=1):
     """`[CLS] x [SEP] doc1 [SEP] doc2 [SEP]`: documents of
-    `(length - 5) // 2` filler tokens holding three key runs (`span` copies
-    of a key token each), two of the question's key `x` and one of another
-    `y`, and `distractors` runs of further keys, one each. `doc1` always
-    holds `x`. Label 1 (half the examples): the documents share `x`, one
-    run in each (`y` in either); label 0: both `x` runs in `doc1`, `y` in
-    `doc2`. Every example holds the same multiset of runs, so a bag of
-    tokens is at chance; the runs a document holds are not balanced (`doc2`
-    holds 1.5 on average under label 0, 2 under label 1), so a model that
-    reads segments can count them. The question `x` is the global token;
-    segment ids count the `[SEP]`s before each token (question 0,
-    documents 1, 2)."""
+    `(length - 5) // 2` filler tokens holding two key runs each (`span`
+    copies of a key token a run), from two runs of the question's key `x`
+    and one each of two other keys `y` and `z`, and `distractors` runs of
+    further keys, one each, in either document. `doc1` always holds `x`.
+    Label 1 (half the examples): the documents share `x` (`doc1` {x, y},
+    `doc2` {x, z}); label 0: both `x` runs in `doc1`, `doc2` {y, z}. Every
+    example holds the same multiset of runs, so a bag of tokens is at
+    chance, and each document the same number of runs under either label,
+    so counting key tokens per segment says nothing. The question `x` is
+    the global token; segment ids count the `[SEP]`s before each token
+    (question 0, documents 1, 2)."""
     size = (length - 5) // 2
     sequences, labels, global_positions = [], [], []
     for _ in range(count):
         shared = int(rng.integers(2))
-        keys = rng.choice(RETRIEVAL_KEYS, 2 + distractors, replace=False)
-        x, y, others = int(keys[0]), int(keys[1]), keys[2:]
+        keys = rng.choice(RETRIEVAL_KEYS, 3 + distractors, replace=False)
+        x, y, z, others = int(keys[0]), int(keys[1]), int(keys[2]), keys[3:]
         # The first document always holds `x`; the label is whether the
-        # second does too.
-        if shared:
-            runs = [[x], [x]]
-            runs[int(rng.integers(2))].append(y)
-        else:
-            runs = [[x, x], [y]]
+        # second does too. Two runs in each document under either label.
+        runs = [[x, y], [x, z]] if shared else [[x, x], [y, z]]
         for key in others:
             runs[int(rng.integers(2))].append(int(key))
         documents = []

@@ -99,14 +99,25 @@ def test_retrieval_labels_are_a_shared_key_and_a_bag_cannot_tell():
         counts = sorted(np.bincount(keys)[np.unique(keys)] // 3)
         # Two runs of one key, one of each other: the same for both labels.
         bags[int(label)].add(tuple(counts))
-    assert bags[0] == bags[1] == {(1, 1, 2)}
+    assert bags[0] == bags[1] == {(1, 1, 1, 2)}
+    # Without distractors each document holds two runs under either label:
+    # counting key tokens per segment cannot tell the labels apart.
+    plain = tasks.retrieval(
+        100, 512, np.random.default_rng(1), distractors=0, span=3
+    )
+    runs = {0: set(), 1: set()}
+    for row, label in zip(plain.token_ids, plain.labels):
+        _, documents = tasks.retrieval_keys(row)
+        runs[int(label)].add(tuple(len(d) // 3 for d in documents))
+    assert runs[0] == runs[1] == {(2, 2)}
     # A shorter test keeps the runs' share of the sequence: a quarter of the
-    # length, a quarter of the span (four runs: x twice, y, a distractor).
+    # length, a quarter of the span (five runs: x twice, y, z, a
+    # distractor).
     size = dict(long_range.DEFAULT_SIZES["retrieval"], test=10)
     short = long_range.task_data("retrieval", size, "test@128", 128)
     for row in short.token_ids:
         _, (first, second) = tasks.retrieval_keys(row)
-        assert len(first) + len(second) == 4 * size["span"] // 4
+        assert len(first) + len(second) == 5 * size["span"] // 4
 
 
 def test_genomics_labels_follow_the_spacing_rule():
@@ -372,6 +383,25 @@ def test_only_the_first_seed_evaluates_a_learning_curve(tmp_path):
     first, second = found["runs"]
     assert [p["step"] for p in first["curve"]] == [1, 2, 3, 4]
     assert second["curve"] == [] and 0 <= second["accuracy"] <= 1
+    # A worker a seed: the run's first seed, not the worker's, evaluates it.
+    alone = long_range.run_model(
+        "needle", "bag", long_range.QUICK_SIZES["needle"], [1],
+        str(tmp_path), first_seed=0,
+    )
+    assert alone["runs"][0]["curve"] == []
+    assert alone["runs"][0]["accuracy"] == second["accuracy"]
+
+
+def test_seeds_run_apart_join_in_seed_order():
+    found = {
+        2: dict(runs=[dict(seed=2)], peak_rss_bytes=5),
+        0: dict(runs=[dict(seed=0)], peak_rss_bytes=9),
+    }
+    assert long_range.joined(found, [0, 2]) == dict(
+        runs=[dict(seed=0), dict(seed=2)], peak_rss_bytes=9
+    )
+    found[2] = dict(error="worker exited 1")
+    assert long_range.joined(found, [0, 2]) == dict(error="worker exited 1")
 
 
 def test_a_size_that_fails_at_a_test_length_fails_before_training(tmp_path):
@@ -393,7 +423,7 @@ def test_jobs_must_fit_the_cores():
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core")
-def test_jobs_run_pairs_at_once_each_on_a_core_of_its_own():
+def test_jobs_run_units_at_once_each_on_a_core_of_its_own():
     import threading
     import time
 
@@ -409,7 +439,7 @@ def test_jobs_run_pairs_at_once_each_on_a_core_of_its_own():
         return {"pair": pair}
 
     pairs = [("needle", m) for m in ("bigbird", "window", "dense", "bag")]
-    found = dict(long_range.run_pairs(run, pairs, 2))
+    found = dict(long_range.run_each(run, pairs, 2))
     assert found == {pair: {"pair": pair} for pair in pairs}
     assert all(len(cpus) == 1 for _, cpus, _ in seen)
     assert max(n for *_, n in seen) == 2  # two at once, never more
