@@ -595,8 +595,9 @@ def parse(argv):
     size.add_argument("--scale", action="store_true",
                       help="LRA-like lengths and budgets (hours)")
     parser.add_argument("--jobs", type=int, default=cores,
-                        help="(task, model) workers run at once, one core "
-                             "each (default: one a core of this machine)")
+                        help="(task, model, seed) workers run at once, one "
+                             "core each (default: one a core of this "
+                             "machine)")
     parser.add_argument("--dense-max-length", type=int, default=2048,
                         help="longest sequence the dense model runs on")
     parser.add_argument("--output", default="docs/long_range",
