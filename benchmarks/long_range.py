@@ -623,6 +623,12 @@ def parse(argv):
     args = parser.parse_args(argv)
     if args.quick and argv is not None and "--seeds" not in argv:
         args.seeds = [0]
+    if len(set(args.seeds)) < len(args.seeds):
+        # A worker a seed, joined by seed: a repeated seed would never join.
+        raise ValueError(
+            "--seeds takes distinct seeds. Received: --seeds "
+            + " ".join(map(str, args.seeds))
+        )
     if not 1 <= args.jobs <= cores:
         raise ValueError(
             f"--jobs takes 1 to {cores} (one core a worker, {cores} cores "

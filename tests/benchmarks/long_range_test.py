@@ -415,6 +415,11 @@ def test_a_size_that_fails_at_a_test_length_fails_before_training(tmp_path):
     assert not os.path.exists(tmp_path / "out.json")
 
 
+def test_seeds_must_be_distinct():
+    with pytest.raises(ValueError, match="--seeds 0 1 0"):
+        long_range.parse(["--seeds", "0", "1", "0"])
+
+
 def test_jobs_must_fit_the_cores():
     cores = len(os.sched_getaffinity(0))
     for bad in (0, cores + 1):
