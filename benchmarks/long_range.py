@@ -73,9 +73,10 @@ import long_range_tasks  # noqa: E402
 import measure  # noqa: E402
 
 MODELS = ("bigbird", "bigbird_global", "window", "dense", "bag")
-# Their time on one core, longest first (a seed's wall seconds, needle at
-# 4096 tokens: bigbird_global 482, bigbird 410, window 225, bag 11;
-# genomics at 1024: dense 265-289, bigbird 170, window 81-88).
+# Their time on one core, longest first (a seed's fit seconds, 2026-12-07:
+# needle at 4096 tokens, bigbird_global 329-388, bigbird 268-328, window
+# 146-207, bag 6-11; genomics at 1024, dense 226 a seed on average,
+# bigbird 107, window 86).
 SLOWEST_FIRST = ("dense", "bigbird_global", "bigbird", "window", "bag")
 
 # Per task: sequence length, train / test examples, epochs, batch size.

@@ -23,8 +23,8 @@ starts with `[CLS]`.
   chance, and each document as many runs under either label, so counting
   key tokens per segment is too (an earlier form, one run of another key
   in either document, let window attention reach 0.688 by counting
-  `doc2`'s runs: 1.5 on average under label 0, 2 under label 1); a key is one token
-  (repeated `span` times), read by content. Two easier-looking forms left
+  `doc2`'s runs: 1.5 on average under label 0, 2 under label 1); a key
+  is one token (repeated `span` times), read by content. Two easier-looking forms left
   every model, dense included, at chance in 400-600 steps at 1024 tokens:
   any key shared (LRA's form: every run of one document compared with
   every run of the other), and the question's key shared with `x` in
