@@ -82,12 +82,17 @@ SLOWEST_FIRST = ("dense", "bigbird_global", "bigbird", "window", "bag")
 # Per task: sequence length, train / test examples, epochs, batch size.
 DEFAULT_SIZES = {
     "listops": dict(length=512, train=2000, test=400, epochs=2, batch=16),
+    # Runs 80 tokens apart (the window model reads 79 at most, two layers
+    # of 16-token blocks): span 64 with a distractor left them touching,
+    # and no room for the gap; at 20, seed 0: bigbird 0.815, window 0.512
+    # (the majority).
     "retrieval": dict(length=512, train=3200, test=400, epochs=2, batch=8,
-                      span=64),
-    # 500 steps, not 600 (0.632 for bigbird before 2026-12-07, still
-    # rising): 600 took its five models about 22 minutes with --jobs 2.
-    "needle": dict(length=4096, train=1000, test=200, epochs=2, batch=4,
-                   span=256, distractors=2),
+                      span=20, gap=80, distractors=0),
+    # 400 steps and 100 examples a curve point: 500 steps (bigbird 0.658,
+    # 2026-12-07) with 200 took its models 23 minutes with --jobs 2, the
+    # seeds' fit 2,434 s, the seed-0 curves 231 s of it.
+    "needle": dict(length=4096, train=800, test=200, epochs=2, batch=4,
+                   span=256, distractors=2, curve=100),
     "genomics": dict(length=1024, train=1600, test=400, epochs=2, batch=8,
                      copies=16),
 }
@@ -95,7 +100,7 @@ DEFAULT_SIZES = {
 SCALE_SIZES = {
     "listops": dict(length=2048, train=20000, test=2000, epochs=5, batch=32),
     "retrieval": dict(length=4096, train=20000, test=2000, epochs=5, batch=16,
-                      span=512),
+                      span=512, gap=80),
     "needle": dict(length=16384, train=10000, test=1000, epochs=5, batch=4,
                    span=256, distractors=2),
     "genomics": dict(length=4096, train=20000, test=2000, epochs=5, batch=16,
@@ -127,7 +132,7 @@ SCHEDULE = dict(
     epochs=1, learning_rate=LEARNING_RATE, warmup_fraction=WARMUP_FRACTION
 )
 EVALUATIONS = 8  # points of a learning curve
-CURVE_EXAMPLES = 200  # held-out examples evaluated at each point
+CURVE_EXAMPLES = 200  # held-out examples at each point (a size's `curve`)
 
 
 def task_data(task, size, split, length=None):
@@ -138,10 +143,12 @@ def task_data(task, size, split, length=None):
     count = size["train"] if split == "train" else size["test"]
     length = length or size["length"]
     seed = [index, ("train", "test").index(split.split("@")[0]), length]
-    # The generator arguments a size sets (distractors, span, copies).
+    # The generator arguments a size sets (distractors, span, copies, gap).
     extra = {k: size[k] for k in TASK_KEYS if k in size}
     for key in set(LENGTH_SCALED.get(task, ())) & set(extra):
-        extra[key] = max(1, extra[key] * length // size["length"])
+        # At least 1, but a gap of 0 stays 0.
+        extra[key] = max(min(1, extra[key]),
+                         extra[key] * length // size["length"])
     return generate(count, length, np.random.default_rng(seed), **extra)
 
 
@@ -293,7 +300,7 @@ def train_one(task, model_name, size, seed, model_path=None, encoder=None,
     train = task_data(task, size, "train")
     test = task_data(task, size, "test")
     curve_test = long_range_tasks.Examples(
-        *(a[:CURVE_EXAMPLES] for a in test)
+        *(a[:size.get("curve", CURVE_EXAMPLES)] for a in test)
     )
     steps = size["epochs"] * (size["train"] // batch)
     model = build_model(
@@ -649,17 +656,18 @@ def parse(argv):
 
 SIZE_KEYS = (
     "length", "train", "test", "epochs", "batch", "distractors", "span",
-    "copies",
+    "copies", "curve", "gap",
 )
 # A shorter test keeps the signal's share of the sequence: genomics writes
 # fewer copies (the same tokens per copy), retrieval shorter runs (a needle
 # keeps its span: the same needle in less filler).
-LENGTH_SCALED = {"genomics": ("copies",), "retrieval": ("span",)}
+LENGTH_SCALED = {"genomics": ("copies",), "retrieval": ("span", "gap")}
 # Size keys that are arguments of a task's generator, and their tasks.
 TASK_KEYS = {
     "distractors": ("retrieval", "needle"),
     "span": ("retrieval", "needle"),
     "copies": ("genomics",),
+    "gap": ("retrieval",),
 }
 
 
@@ -668,11 +676,11 @@ def size_overrides(pairs):
     overrides = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        least = 0 if key == "distractors" else 1
+        least = 0 if key in ("distractors", "gap") else 1
         if key not in SIZE_KEYS or not value.isdigit() or int(value) < least:
             raise ValueError(
                 f"--set takes KEY=VALUE with KEY one of {SIZE_KEYS} and a "
-                "positive integer VALUE (distractors: 0 or more). "
+                "positive integer VALUE (distractors, gap: 0 or more). "
                 f"Received: {pair!r}"
             )
         overrides[key] = int(value)

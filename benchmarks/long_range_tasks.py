@@ -84,6 +84,25 @@ def _slots(rng, size, span, count, name):
     return span * rng.choice(size // span, count, replace=False)
 
 
+def _spaced_slots(rng, size, span, count, gap, lead, tail, name):
+    """`count` starts of runs of `span` tokens in `size`, in random order,
+    with at least `gap` tokens between runs, `lead` before the first and
+    `tail` after the last; uniform over such layouts."""
+    free = size - lead - tail - count * span - (count - 1) * gap
+    if free < 0:
+        raise ValueError(
+            f"{name} needs room for {count} runs of span={span} tokens "
+            f"{gap} apart (gap={gap}) in {size} tokens; use a longer "
+            f"length, a smaller span or gap. Received: span={span}, "
+            f"gap={gap}"
+        )
+    # Stars and bars: `count` sorted distinct draws from `free + count`
+    # values, less their rank, are the slack before each run.
+    slack = np.sort(rng.choice(free + count, count, replace=False))
+    starts = lead + slack - np.arange(count) + np.arange(count) * (span + gap)
+    return rng.permutation(starts)
+
+
 def _pack(sequences, labels, length, global_positions=None, segments=False):
     """Pads `sequences` (lists of ids, `[CLS]` first) to `length`. With
     `segments`, a token's segment id is the number of `[SEP]`s before it
@@ -216,7 +235,7 @@ _FIRST_FILLER = _FIRST_KEY + RETRIEVAL_KEYS
 RETRIEVAL_VOCABULARY_SIZE = _FIRST_FILLER + RETRIEVAL_FILLER
 
 
-def retrieval(count, length, rng, distractors=1, span=1):
+def retrieval(count, length, rng, distractors=1, span=1, gap=0):
     """`[CLS] x [SEP] doc1 [SEP] doc2 [SEP]`: documents of
     `(length - 5) // 2` filler tokens holding two key runs each (`span`
     copies of a key token a run), from two runs of the question's key `x`
@@ -228,7 +247,13 @@ def retrieval(count, length, rng, distractors=1, span=1):
     chance, and each document the same number of runs under either label,
     so counting key tokens per segment says nothing. The question `x` is
     the global token; segment ids count the `[SEP]`s before each token
-    (question 0, documents 1, 2)."""
+    (question 0, documents 1, 2).
+
+    At least `gap` tokens lie between any two runs, across the middle
+    `[SEP]` too, and between the question and every run: attention that
+    reaches fewer than `gap` tokens (a window) cannot compare a run with
+    another, or with the question; it would otherwise see `doc1`'s {x, x}
+    (label 0) or a first run that is not `x` (label 1) next to it."""
     size = (length - 5) // 2
     sequences, labels, global_positions = [], [], []
     for _ in range(count):
@@ -243,7 +268,16 @@ def retrieval(count, length, rng, distractors=1, span=1):
         documents = []
         for document_keys in runs:
             document = rng.integers(_FIRST_FILLER, RETRIEVAL_VOCABULARY_SIZE, size)
-            slots = _slots(rng, size, span, len(document_keys), "retrieval")
+            # Tokens between: the question (position 1) and `doc1`
+            # (from 3); `doc1`'s tail, `[SEP]`, `doc2`'s lead.
+            lead, tail = (
+                (max(0, gap - 1), gap // 2) if not documents
+                else (max(0, gap - 1 - gap // 2), 0)
+            )
+            slots = _spaced_slots(
+                rng, size, span, len(document_keys), gap, lead, tail,
+                "retrieval",
+            )
             for slot, key in zip(slots, document_keys):
                 document[slot : slot + span] = _FIRST_KEY + key
             documents.append(list(document))

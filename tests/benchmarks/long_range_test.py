@@ -111,13 +111,71 @@ def test_retrieval_labels_are_a_shared_key_and_a_bag_cannot_tell():
         runs[int(label)].add(tuple(len(d) // 3 for d in documents))
     assert runs[0] == runs[1] == {(2, 2)}
     # A shorter test keeps the runs' share of the sequence: a quarter of the
-    # length, a quarter of the span (five runs: x twice, y, z, a
-    # distractor).
+    # length, a quarter of the span and of the gap (runs: x twice, y, z,
+    # the distractors).
     size = dict(long_range.DEFAULT_SIZES["retrieval"], test=10)
+    runs = 4 + size.get("distractors", 1)
     short = long_range.task_data("retrieval", size, "test@128", 128)
     for row in short.token_ids:
         _, (first, second) = tasks.retrieval_keys(row)
-        assert len(first) + len(second) == 5 * size["span"] // 4
+        assert len(first) + len(second) == runs * size["span"] // 4
+
+
+def runs_and_question(row):
+    """The question's position and each key run's positions, of one
+    retrieval row (read from the tokens)."""
+    keys = np.flatnonzero(tasks.is_retrieval_key(row))
+    keys = keys[keys > 1]  # position 1 is the question
+    breaks = np.flatnonzero(
+        (np.diff(keys) > 1) | (row[keys[1:]] != row[keys[:-1]])
+    )
+    return [np.array([1]), *np.split(keys, breaks + 1)]
+
+
+def window_reach(length, padding_mask):
+    """Where each position of the suite's two-layer window model reads
+    from: the composition of its layers' attention graphs."""
+    model = long_range.build_model("retrieval", "window", length, 0, 10)
+    encoder = model.get_layer("encoder")
+    reach = np.eye(length, dtype=bool)[None]
+    for index in range(encoder.num_layers):
+        graph = encoder.attention_graph(index, length, padding_mask).any(1)
+        reach = np.matmul(graph.astype(int), reach.astype(int)) > 0
+    return reach
+
+
+def test_retrieval_gap_hides_the_runs_from_a_window():
+    size = long_range.DEFAULT_SIZES["retrieval"]
+    length, span = size["length"], size["span"]
+
+    def seen_together(examples):
+        padding_mask = examples.token_ids != 0
+        reach = window_reach(length, padding_mask)
+        worst = 0
+        for row, rows_reach in zip(examples.token_ids, reach):
+            runs = runs_and_question(row)
+            # The runs (and the question) each position's output reads.
+            read = np.stack([rows_reach[:, r].any(1) for r in runs], 1)
+            worst = max(worst, int(read.sum(1).max()))
+        return worst
+
+    rng = np.random.default_rng(0)
+    # The suite's default size (`task_data`'s examples, by another seed).
+    spaced = tasks.retrieval(
+        12, length, rng, distractors=size["distractors"], span=span,
+        gap=size["gap"],
+    )
+    for row in spaced.token_ids:
+        question, *runs = runs_and_question(row)
+        # Never merged.
+        assert [len(r) for r in runs] == [span] * (4 + size["distractors"])
+    # No window output reads two runs, or a run and the question; without
+    # the gap some do (the task would then be local).
+    assert seen_together(spaced) == 1
+    touching = tasks.retrieval(12, length, rng, distractors=0, span=span)
+    assert seen_together(touching) > 1
+    with pytest.raises(ValueError, match=r"gap=200"):
+        tasks.retrieval(1, length, rng, span=span, gap=200)
 
 
 def test_genomics_labels_follow_the_spacing_rule():
@@ -390,6 +448,21 @@ def test_only_the_first_seed_evaluates_a_learning_curve(tmp_path):
     )
     assert alone["runs"][0]["curve"] == []
     assert alone["runs"][0]["accuracy"] == second["accuracy"]
+
+
+def test_a_size_sets_the_examples_of_a_curve_point(tmp_path, monkeypatch):
+    evaluated, accuracy = [], long_range.accuracy
+
+    def counting(model, task, examples, batch_size):
+        evaluated.append(len(examples.labels))
+        return accuracy(model, task, examples, batch_size)
+
+    monkeypatch.setattr(long_range, "accuracy", counting)
+    size = dict(long_range.QUICK_SIZES["needle"], curve=5)
+    long_range.run_model("needle", "bag", size, [0], str(tmp_path))
+    # Four curve points of 5, then the whole test set (16).
+    assert evaluated[:5] == [5, 5, 5, 5, 16]
+    assert long_range.DEFAULT_SIZES["needle"]["curve"] == 100
 
 
 def test_seeds_run_apart_join_in_seed_order():
