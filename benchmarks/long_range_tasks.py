@@ -140,6 +140,11 @@ LISTOPS_VOCABULARY = (
 _LISTOPS_ID = {token: i for i, token in enumerate(LISTOPS_VOCABULARY)}
 
 
+# The root's operator and its direct arguments' (at most 11 with the
+# default `max_args`), capped.
+LISTOPS_QUESTION_TOKENS = 16
+
+
 class _TooLong(Exception):
     pass
 
@@ -215,7 +220,7 @@ def listops(count, length, rng, min_tokens=None, max_depth=10, max_args=10):
                 depth += 1
             elif token == "]":
                 depth -= 1
-        global_positions.append(marked[:32])
+        global_positions.append(marked[:LISTOPS_QUESTION_TOKENS])
     return _pack(sequences, labels, length, global_positions)
 
 
@@ -448,10 +453,12 @@ def genomics(count, length, rng, copies=1):
     return _pack(sequences, labels, length)
 
 
-# Each task: generator, vocabulary size, classes, segments (0: none).
+# Each task: generator, vocabulary size, classes, segments (0: none), the
+# most question (global) tokens an example holds.
 TASKS = {
-    "listops": (listops, len(LISTOPS_VOCABULARY), 10, 0),
-    "retrieval": (retrieval, RETRIEVAL_VOCABULARY_SIZE, 2, 3),
-    "needle": (needle, NEEDLE_VOCABULARY_SIZE, NEEDLE_VALUES, 0),
-    "genomics": (genomics, GENOMICS_VOCABULARY_SIZE, 2, 0),
+    "listops": (listops, len(LISTOPS_VOCABULARY), 10, 0,
+                LISTOPS_QUESTION_TOKENS),
+    "retrieval": (retrieval, RETRIEVAL_VOCABULARY_SIZE, 2, 3, 1),
+    "needle": (needle, NEEDLE_VOCABULARY_SIZE, NEEDLE_VALUES, 0, 1),
+    "genomics": (genomics, GENOMICS_VOCABULARY_SIZE, 2, 0, 0),
 }

@@ -178,6 +178,26 @@ def test_retrieval_gap_hides_the_runs_from_a_window():
         tasks.retrieval(1, length, rng, span=span, gap=200)
 
 
+def test_question_tokens_fit_the_models_global_slots():
+    # `bigbird_global` has a global slot for each question token a task
+    # declares; one more would fail the run after training.
+    for task, size in long_range.DEFAULT_SIZES.items():
+        most = tasks.TASKS[task][4]
+        for length in [size["length"], *long_range.test_lengths(size)]:
+            examples = long_range.task_data(
+                task, dict(size, test=100), f"test@{length}", length
+            )
+            assert examples.global_mask.sum(1).max() <= most, (task, length)
+    wide = tasks.listops(  # a root of up to 100 arguments: capped
+        10, 4096, np.random.default_rng(0), min_tokens=0, max_depth=2,
+        max_args=100,
+    )
+    assert wide.global_mask.sum(1).max() == tasks.LISTOPS_QUESTION_TOKENS
+    model = long_range.build_model("needle", "bigbird_global", 64, 0, 10)
+    layer = model.get_layer("encoder").encoder_layers[0]
+    assert layer.max_global_tokens == 1
+
+
 def test_genomics_labels_follow_the_spacing_rule():
     examples = tasks.genomics(100, 128, np.random.default_rng(0))
     assert 30 < examples.labels.sum() < 70
