@@ -90,7 +90,8 @@ DEFAULT_SIZES = {
                       span=20, gap=80, distractors=0),
     # 400 steps and 100 examples a curve point: 500 steps (bigbird 0.658,
     # 2026-12-07) with 200 took its models 23 minutes with --jobs 2, the
-    # seeds' fit 2,434 s, the seed-0 curves 231 s of it.
+    # seeds' fit 2,434 s, the seed-0 curves 231 s of it; 400 steps took 17
+    # minutes (bigbird 0.543, window 0.202).
     "needle": dict(length=4096, train=800, test=200, epochs=2, batch=4,
                    span=256, distractors=2, curve=100),
     "genomics": dict(length=1024, train=1600, test=400, epochs=2, batch=8,
