@@ -91,10 +91,9 @@ def _spaced_slots(rng, size, span, count, gap, lead, tail, name):
     free = size - lead - tail - count * span - (count - 1) * gap
     if free < 0:
         raise ValueError(
-            f"{name} needs room for {count} runs of span={span} tokens "
-            f"{gap} apart (gap={gap}) in {size} tokens; use a longer "
-            f"length, a smaller span or gap. Received: span={span}, "
-            f"gap={gap}"
+            f"{name} needs room for {count} runs of {span} tokens, {gap} "
+            f"apart, in {size} tokens; use a longer length, a smaller span "
+            f"or gap. Received: span={span}, gap={gap}"
         )
     # Stars and bars: `count` sorted distinct draws from `free + count`
     # values, less their rank, are the slack before each run.

@@ -114,11 +114,11 @@ def test_retrieval_labels_are_a_shared_key_and_a_bag_cannot_tell():
     # length, a quarter of the span and of the gap (runs: x twice, y, z,
     # the distractors).
     size = dict(long_range.DEFAULT_SIZES["retrieval"], test=10)
-    runs = 4 + size.get("distractors", 1)
+    run_count = 4 + size.get("distractors", 1)
     short = long_range.task_data("retrieval", size, "test@128", 128)
     for row in short.token_ids:
         _, (first, second) = tasks.retrieval_keys(row)
-        assert len(first) + len(second) == runs * size["span"] // 4
+        assert len(first) + len(second) == run_count * size["span"] // 4
 
 
 def runs_and_question(row):
